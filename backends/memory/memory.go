@@ -1,0 +1,211 @@
+// Package memory is an in-process result backend with no I/O. It measures
+// the harness itself: a workload run against memory:// shows the most the
+// harness can drive on this machine, so a real backend's figures can be read
+// against it. It also serves tests that need a backend but no server.
+package memory
+
+import (
+	"context"
+	"hash/maphash"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/celery-bench/bench/backends"
+)
+
+func init() {
+	backends.Register(backends.Meta{
+		Name:        "memory",
+		Schemes:     []string{"memory"},
+		Description: "in-process store with no I/O: the harness's own ceiling, and the backend for tests",
+		Open:        open,
+	})
+}
+
+const (
+	nShards = 64
+	// shardGeneration is how many results a shard holds before its older
+	// generation is dropped; the store keeps between 1 and 2 times
+	// nShards*shardGeneration results, like a result_expires that counts.
+	shardGeneration = 32 << 10
+)
+
+type backend struct {
+	seed   maphash.Seed
+	shards [nShards]shard
+}
+
+type shard struct {
+	mu        sync.Mutex
+	cur, prev map[string]*entry
+}
+
+// entry is one task's record plus the channel its waiters block on.
+type entry struct {
+	meta  backends.TaskMeta
+	ready chan struct{} // closed when meta reaches a ready state
+}
+
+func open(_ context.Context, _ *url.URL, _ backends.Options) (backends.Backend, error) {
+	b := &backend{seed: maphash.MakeSeed()}
+	for i := range b.shards {
+		b.shards[i].cur = map[string]*entry{}
+	}
+	return b, nil
+}
+
+func (b *backend) shard(id string) *shard {
+	return &b.shards[maphash.String(b.seed, id)%nShards]
+}
+
+// get returns the entry for id, creating it when create is set.
+func (s *shard) get(id string, create bool) *entry {
+	if e, ok := s.cur[id]; ok {
+		return e
+	}
+	if e, ok := s.prev[id]; ok {
+		return e
+	}
+	if !create {
+		return nil
+	}
+	if len(s.cur) >= shardGeneration {
+		s.prev, s.cur = s.cur, make(map[string]*entry, shardGeneration)
+	}
+	e := &entry{meta: backends.TaskMeta{TaskID: id, Status: backends.Pending}, ready: make(chan struct{})}
+	s.cur[id] = e
+	return e
+}
+
+func (b *backend) Prepare(context.Context) error { return nil }
+
+func (b *backend) NewWorker(_ context.Context, obs backends.Observer) (backends.Worker, error) {
+	return &session{b: b, obs: obs}, nil
+}
+
+func (b *backend) NewCaller(_ context.Context, obs backends.Observer) (backends.Caller, error) {
+	return &session{b: b, obs: obs}, nil
+}
+
+func (b *backend) Cleanup(_ context.Context, prefix string) (int64, error) {
+	var n int64
+	for i := range b.shards {
+		s := &b.shards[i]
+		s.mu.Lock()
+		for _, m := range []map[string]*entry{s.cur, s.prev} {
+			for id := range m {
+				if len(id) >= len(prefix) && id[:len(prefix)] == prefix {
+					delete(m, id)
+					n++
+				}
+			}
+		}
+		s.mu.Unlock()
+	}
+	return n, nil
+}
+
+func (b *backend) Server() backends.ServerInfo {
+	return backends.ServerInfo{Product: "memory", Embedded: true}
+}
+
+func (b *backend) Close() error { return nil }
+
+// session serves both as a worker and as a caller; it holds no connection.
+type session struct {
+	b   *backend
+	obs backends.Observer
+}
+
+var (
+	_ backends.Worker = (*session)(nil)
+	_ backends.Caller = (*session)(nil)
+)
+
+func (c *session) StoreResult(ctx context.Context, m *backends.TaskMeta) error {
+	start := time.Now()
+	err := ctx.Err()
+	if err == nil {
+		s := c.b.shard(m.TaskID)
+		s.mu.Lock()
+		e := s.get(m.TaskID, true)
+		if e.meta.Status != backends.Success { // Celery's KV dedupe: never overwrite SUCCESS
+			wasReady := e.meta.Status.Ready()
+			e.meta = *m
+			if m.Status.Ready() && !wasReady {
+				close(e.ready)
+			}
+		}
+		s.mu.Unlock()
+	}
+	c.obs.Observe(backends.OpStoreResult, start, time.Since(start), err)
+	return err
+}
+
+func (c *session) OnTaskCall(ctx context.Context, id string) error {
+	start := time.Now()
+	s := c.b.shard(id)
+	s.mu.Lock()
+	s.get(id, true)
+	s.mu.Unlock()
+	c.obs.Observe(backends.OpOnTaskCall, start, time.Since(start), nil)
+	return nil
+}
+
+func (c *session) WaitFor(ctx context.Context, id string, _ time.Duration) (backends.State, error) {
+	start := time.Now()
+	s := c.b.shard(id)
+	s.mu.Lock()
+	e := s.get(id, true)
+	st := e.meta.Status
+	s.mu.Unlock()
+	c.obs.Observe(backends.OpGetTaskMeta, start, time.Since(start), nil)
+	if st.Ready() {
+		return st, nil
+	}
+	start = time.Now()
+	select {
+	case <-e.ready:
+	case <-ctx.Done():
+		return backends.Pending, ctx.Err()
+	}
+	s.mu.Lock()
+	st = e.meta.Status
+	s.mu.Unlock()
+	c.obs.Observe(backends.OpDrainEvents, start, time.Since(start), nil)
+	return st, nil
+}
+
+func (c *session) Release(context.Context, string) error { return nil }
+
+func (c *session) GetTaskMeta(ctx context.Context, id string) (*backends.TaskMeta, error) {
+	start := time.Now()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s := c.b.shard(id)
+	s.mu.Lock()
+	var m backends.TaskMeta
+	if e := s.get(id, false); e != nil {
+		m = e.meta
+	} else {
+		m = backends.TaskMeta{TaskID: id, Status: backends.Pending}
+	}
+	s.mu.Unlock()
+	c.obs.Observe(backends.OpGetTaskMeta, start, time.Since(start), nil)
+	return &m, nil
+}
+
+func (c *session) Forget(ctx context.Context, id string) error {
+	start := time.Now()
+	s := c.b.shard(id)
+	s.mu.Lock()
+	delete(s.cur, id)
+	delete(s.prev, id)
+	s.mu.Unlock()
+	c.obs.Observe(backends.OpForget, start, time.Since(start), nil)
+	return nil
+}
+
+func (c *session) Close() error { return nil }
