@@ -9,6 +9,8 @@
 package results
 
 import (
+	"context"
+	"errors"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -120,6 +122,9 @@ func (h *Handle) Observe(op string, start time.Time, d time.Duration, err error)
 	s := start.UnixNano()
 	if s < h.rec.start.Load() || s >= h.rec.end.Load() {
 		return
+	}
+	if err != nil && errors.Is(err, context.Canceled) {
+		return // a stopped run is not a failed operation
 	}
 	o := h.op(op)
 	if err != nil {

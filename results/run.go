@@ -24,6 +24,7 @@ type Run struct {
 	Started   time.Time `json:"started"`               // wall clock at start
 	Ended     time.Time `json:"ended"`                 // wall clock at end
 	Seed      uint64    `json:"seed"`                  // replays the same ids and payloads
+	Summary   string    `json:"summary"`               // the settings that shape the figures, in one line
 	Options   []Option  `json:"options"`               // every setting, passwords redacted
 	Results   []Result  `json:"results"`               // one per backend, in run order
 	Interrupt string    `json:"interrupted,omitempty"` // why the run stopped early

@@ -107,7 +107,7 @@ func (b *backend) Cleanup(_ context.Context, prefix string) (int64, error) {
 }
 
 func (b *backend) Server() backends.ServerInfo {
-	return backends.ServerInfo{Product: "memory", Embedded: true}
+	return backends.ServerInfo{Product: "in-process, no I/O"}
 }
 
 func (b *backend) Close() error { return nil }

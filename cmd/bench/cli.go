@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/debug"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	_ "github.com/celery-bench/bench/backends/all"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitFail  = 1 // the run itself failed
+	exitUsage = 2 // bad input, or a server that cannot be used
+)
+
+// usageError is an error the user can fix by changing the command line or
+// the environment; it exits with exitUsage.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+const topUsage = `bench measures Celery result backends with the traffic Celery itself sends.
+
+Usage:
+  bench [run] [flags]         run a workload against one or more backends (the default)
+  bench report FILE [flags]   render a saved run file (bench run --format json -o FILE) again
+  bench list                  list the backends and workloads
+  bench help [COMMAND]        show help
+
+Run "bench run --help" for every flag of a run.
+`
+
+// bench is the whole command line program: it parses args, runs the
+// subcommand, writes to stdout and stderr, and returns the exit code.
+func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd, rest := "run", args
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, rest = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "run":
+		err = runCmd(ctx, rest, stdout, stderr)
+	case "report":
+		err = reportCmd(rest, stdout)
+	case "list":
+		err = listCmd(rest, stdout)
+	case "help":
+		err = helpCmd(rest, stdout)
+	default:
+		err = usagef("unknown command %q; run \"bench help\"", cmd)
+	}
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, pflag.ErrHelp):
+		return exitOK
+	case errors.As(err, new(usageError)):
+		fmt.Fprintf(stderr, "bench: %s\n", err)
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "bench: %s\n", err)
+		return exitFail
+	}
+}
+
+func helpCmd(args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		_, err := io.WriteString(stdout, topUsage)
+		return err
+	}
+	switch args[0] {
+	case "run":
+		fs, _ := newRunFlags()
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return nil
+	case "report":
+		fs, _ := newReportFlags()
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return nil
+	case "list":
+		_, err := io.WriteString(stdout, "Usage: bench list\n\nLists every registered backend (by URL scheme) and workload with a one-line description.\n")
+		return err
+	}
+	return usagef("no help for %q; commands are run, report, list", args[0])
+}
+
+// parseFlags parses args into fs, turning pflag's errors into usage errors
+// (one line, exit 2) and --help into pflag.ErrHelp after printing usage.
+func parseFlags(fs *pflag.FlagSet, args []string, stdout io.Writer) error {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	if errors.Is(err, pflag.ErrHelp) {
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return err
+	}
+	if err != nil {
+		return usageError{err}
+	}
+	return nil
+}
+
+// version is bench's version: the module version when built from a tagged
+// module, "devel" otherwise.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+func platform() string {
+	return fmt.Sprintf("%s/%s, %d CPUs, GOMAXPROCS %d", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+}

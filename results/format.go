@@ -1,0 +1,231 @@
+package results
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// A Formatter writes a Run in one output format.
+type Formatter func(w io.Writer, r *Run) error
+
+var formats = map[string]Formatter{
+	"text":     WriteText,
+	"markdown": WriteMarkdown,
+	"json":     WriteJSON,
+}
+
+// Lookup returns the named format.
+func Lookup(name string) (Formatter, error) {
+	f, ok := formats[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown format %q; use one of %s", name, strings.Join(Formats(), ", "))
+	}
+	return f, nil
+}
+
+// Formats lists the format names, sorted.
+func Formats() []string {
+	out := make([]string, 0, len(formats))
+	for n := range formats {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// EmbeddedWarning is printed by every format when a figure comes from an
+// embedded server.
+const EmbeddedWarning = "WARNING: figures marked (embedded) come from in-process stand-in servers started because no real server answered; they are not representative of Redis or MySQL."
+
+// columns are the figures of one op row, in print order.
+var columns = []string{"count", "per s", "mean", "p50", "p90", "p99", "p99.9", "max", "errors"}
+
+// opNames returns the union of op names over every result, in first-seen
+// order, so every backend's block has the same rows in the same order.
+func opNames(r *Run) []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, res := range r.Results {
+		for _, o := range res.Ops {
+			if !seen[o.Name] {
+				seen[o.Name] = true
+				names = append(names, o.Name)
+			}
+		}
+	}
+	return names
+}
+
+// row returns the cells of one op of res ("-" for an op it lacks).
+func row(res *Result, name string) []string {
+	o, ok := res.Op(name)
+	if !ok {
+		return []string{"-", "-", "-", "-", "-", "-", "-", "-", "-"}
+	}
+	s := Summarize(o.Latency)
+	n := o.Count()
+	cells := []string{Count(n), Rate(o.Rate(res.Elapsed()))}
+	if n == 0 {
+		cells = append(cells, "-", "-", "-", "-", "-", "-")
+	} else {
+		cells = append(cells, Nanos(int64(math.Round(s.Mean))), Nanos(s.P50), Nanos(s.P90), Nanos(s.P99), Nanos(s.P999), Nanos(s.Max))
+	}
+	return append(cells, Count(o.Errors))
+}
+
+// WriteText writes one block per backend, with the same rows in the same
+// order, so that the blocks read side by side.
+func WriteText(w io.Writer, r *Run) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n", r.Summary)
+	if r.Interrupt != "" {
+		fmt.Fprintf(&b, "INTERRUPTED: %s; the figures cover the time until then.\n", r.Interrupt)
+	}
+	if r.Embedded() {
+		fmt.Fprintf(&b, "%s\n", EmbeddedWarning)
+	}
+	names := opNames(r)
+	for i := range r.Results {
+		res := &r.Results[i]
+		fmt.Fprintf(&b, "\n%s  %s  %s measured\n", res.Backend, res.Server, Seconds(res.Elapsed()))
+		rows := [][]string{append([]string{"op"}, columns...)}
+		for _, n := range names {
+			rows = append(rows, append([]string{n}, row(res, n)...))
+		}
+		writeTable(&b, rows)
+		writeNotes(&b, res)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeTable writes rows with the first column left-aligned and the others
+// right-aligned, two spaces apart, indented by two.
+func writeTable(b *strings.Builder, rows [][]string) {
+	widths := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, c := range r {
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
+	}
+	for _, r := range rows {
+		b.WriteString(" ")
+		for i, c := range r {
+			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c))
+			if i == 0 {
+				b.WriteString(" " + c + pad)
+			} else {
+				b.WriteString("  " + pad + c)
+			}
+		}
+		b.WriteString("\n")
+	}
+}
+
+func writeNotes(b *strings.Builder, res *Result) {
+	for _, n := range res.Notes {
+		fmt.Fprintf(b, "  note: %s\n", n)
+	}
+	for _, o := range res.Ops {
+		for _, s := range o.ErrorSamples {
+			fmt.Fprintf(b, "  error in %s: %s\n", o.Name, s)
+		}
+	}
+}
+
+// WriteMarkdown writes one GitHub table, a row per backend and op grouped
+// by op so the backends sit next to each other, and the run's settings in
+// one line under it.
+func WriteMarkdown(w io.Writer, r *Run) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "| op | backend | %s |\n", strings.Join(columns, " | "))
+	b.WriteString("|:--|:--|")
+	for range columns {
+		b.WriteString("--:|")
+	}
+	b.WriteString("\n")
+	for _, n := range opNames(r) {
+		for i := range r.Results {
+			res := &r.Results[i]
+			if _, ok := res.Op(n); !ok {
+				continue
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", n, mdEscape(res.Name+" ("+res.Server.String()+")"), strings.Join(row(res, n), " | "))
+		}
+	}
+	fmt.Fprintf(&b, "\n%s\n", mdEscape(r.Summary))
+	if r.Interrupt != "" {
+		fmt.Fprintf(&b, "\n**Interrupted:** %s; the figures cover the time until then.\n", mdEscape(r.Interrupt))
+	}
+	if r.Embedded() {
+		fmt.Fprintf(&b, "\n**%s**\n", EmbeddedWarning)
+	}
+	for i := range r.Results {
+		for _, o := range r.Results[i].Ops {
+			for _, s := range o.ErrorSamples {
+				fmt.Fprintf(&b, "\n- error in %s %s: `%s`", r.Results[i].Name, o.Name, strings.ReplaceAll(s, "`", "'"))
+			}
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+// Nanos formats a latency in nanoseconds with three significant digits and
+// a unit that keeps the number short: 412 µs, 1.23 ms, 2.50 s.
+func Nanos(ns int64) string {
+	f := float64(ns)
+	switch {
+	case f < 1e3:
+		return fmt.Sprintf("%.0f ns", f)
+	case f < 1e6:
+		return sig3(f/1e3) + " µs"
+	case f < 1e9:
+		return sig3(f/1e6) + " ms"
+	default:
+		return sig3(f/1e9) + " s"
+	}
+}
+
+func sig3(v float64) string {
+	switch {
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+}
+
+// Seconds formats a duration as seconds with one decimal, "20.0 s".
+func Seconds(d interface{ Seconds() float64 }) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + " s"
+}
+
+// Count formats n with thousands separators.
+func Count(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	if n < 0 {
+		return "-" + Count(-n)
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// Rate formats a per-second rate: one decimal below 100, none above.
+func Rate(r float64) string {
+	if r < 100 {
+		return strconv.FormatFloat(r, 'f', 1, 64)
+	}
+	return Count(int64(math.Round(r)))
+}
