@@ -76,6 +76,9 @@ func Schemes() []string {
 func Redact(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err == nil {
+		if u.User == nil {
+			return rawURL // nothing to hide; keep the user's spelling
+		}
 		return u.Redacted()
 	}
 	if i := strings.Index(rawURL, "://"); i >= 0 {

@@ -47,10 +47,10 @@ var columns = []string{"count", "per s", "mean", "p50", "p90", "p99", "p99.9", "
 
 // opNames returns the union of op names over every result, in first-seen
 // order, so every backend's block has the same rows in the same order.
-func opNames(r *Run) []string {
+func opNames(rs []Result) []string {
 	var names []string
 	seen := map[string]bool{}
-	for _, res := range r.Results {
+	for _, res := range rs {
 		for _, o := range res.Ops {
 			if !seen[o.Name] {
 				seen[o.Name] = true
@@ -89,16 +89,23 @@ func WriteText(w io.Writer, r *Run) error {
 	if r.Embedded() {
 		fmt.Fprintf(&b, "%s\n", EmbeddedWarning)
 	}
-	names := opNames(r)
-	for i := range r.Results {
-		res := &r.Results[i]
-		fmt.Fprintf(&b, "\n%s  %s  %s measured\n", res.Backend, res.Server, Seconds(res.Elapsed()))
+	rs := r.Combine()
+	names := opNames(rs)
+	for i := range rs {
+		res := &rs[i]
+		fmt.Fprintf(&b, "\n%s  %s  %s%s measured%s\n", res.Backend, res.Server, level(res), Seconds(res.Elapsed()), reps(res))
 		rows := [][]string{append([]string{"op"}, columns...)}
 		for _, n := range names {
 			rows = append(rows, append([]string{n}, row(res, n)...))
 		}
 		writeTable(&b, rows)
 		writeNotes(&b, res)
+	}
+	if len(r.Findings) > 0 {
+		b.WriteString("\n")
+		for _, f := range r.Findings {
+			fmt.Fprintf(&b, "%s\n", f)
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -127,6 +134,21 @@ func writeTable(b *strings.Builder, rows [][]string) {
 	}
 }
 
+func level(res *Result) string {
+	if res.Level == "" {
+		return ""
+	}
+	return res.Level + "  "
+}
+
+// reps notes how many repetitions a combined result sums.
+func reps(res *Result) string {
+	if res.Rep == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" over %d repetitions", res.Rep+1)
+}
+
 func writeNotes(b *strings.Builder, res *Result) {
 	for _, n := range res.Notes {
 		fmt.Fprintf(b, "  note: %s\n", n)
@@ -149,16 +171,29 @@ func WriteMarkdown(w io.Writer, r *Run) error {
 		b.WriteString("--:|")
 	}
 	b.WriteString("\n")
-	for _, n := range opNames(r) {
-		for i := range r.Results {
-			res := &r.Results[i]
+	rs := r.Combine()
+	for _, n := range opNames(rs) {
+		for i := range rs {
+			res := &rs[i]
 			if _, ok := res.Op(n); !ok {
 				continue
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s |\n", n, mdEscape(res.Name+" ("+res.Server.String()+")"), strings.Join(row(res, n), " | "))
+			label := res.Name + " (" + res.Server.String() + ")"
+			if res.Level != "" {
+				label += " " + res.Level
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", n, mdEscape(label), strings.Join(row(res, n), " | "))
 		}
 	}
 	fmt.Fprintf(&b, "\n%s\n", mdEscape(r.Summary))
+	for _, f := range r.Findings {
+		fmt.Fprintf(&b, "\n**%s**\n", mdEscape(f))
+	}
+	for i := range rs {
+		for _, n := range rs[i].Notes {
+			fmt.Fprintf(&b, "\n- %s %s: %s\n", rs[i].Name, rs[i].Level, mdEscape(n))
+		}
+	}
 	if r.Interrupt != "" {
 		fmt.Fprintf(&b, "\n**Interrupted:** %s; the figures cover the time until then.\n", mdEscape(r.Interrupt))
 	}
@@ -168,7 +203,7 @@ func WriteMarkdown(w io.Writer, r *Run) error {
 	for i := range r.Results {
 		for _, o := range r.Results[i].Ops {
 			for _, s := range o.ErrorSamples {
-				fmt.Fprintf(&b, "\n- error in %s %s: `%s`", r.Results[i].Name, o.Name, strings.ReplaceAll(s, "`", "'"))
+				fmt.Fprintf(&b, "\n- error in %s %s: `%s`\n", r.Results[i].Name, o.Name, strings.ReplaceAll(s, "`", "'"))
 			}
 		}
 	}

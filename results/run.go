@@ -28,6 +28,7 @@ type Run struct {
 	Options   []Option  `json:"options"`               // every setting, passwords redacted
 	Results   []Result  `json:"results"`               // one per backend, in run order
 	Interrupt string    `json:"interrupted,omitempty"` // why the run stopped early
+	Findings  []string  `json:"findings,omitempty"`    // conclusions drawn over several results (SLO searches)
 }
 
 // Option is one setting of the run, as NAME=VALUE.
@@ -58,13 +59,18 @@ func (r *Run) Embedded() bool {
 
 // Result is what one backend measured under one workload.
 type Result struct {
-	Backend  string    `json:"backend"`  // the URL, password redacted
-	Name     string    `json:"name"`     // backend implementation, "redis"
-	Server   Server    `json:"server"`   // what answered
-	Workload string    `json:"workload"` // "roundtrip"
-	Start    time.Time `json:"start"`    // measurement window, after warm-up
-	End      time.Time `json:"end"`
-	Ops      []Op      `json:"ops"` // task-level timings first, then backend operations
+	Backend  string `json:"backend"`  // the URL, password redacted
+	Name     string `json:"name"`     // backend implementation, "redis"
+	Server   Server `json:"server"`   // what answered
+	Workload string `json:"workload"` // "roundtrip"
+	// Level names the sweep level this result measured ("workers=32",
+	// "rate=500"); "" outside a sweep.
+	Level string `json:"level,omitempty"`
+	// Rep is the repetition (0-based) of --count repeated runs.
+	Rep   int       `json:"rep"`
+	Start time.Time `json:"start"` // measurement window, after warm-up
+	End   time.Time `json:"end"`
+	Ops   []Op      `json:"ops"` // task-level timings first, then backend operations
 	// Interrupted is set when the run was stopped before its planned end.
 	Interrupted bool `json:"interrupted,omitempty"`
 	// Notes are caveats that travel with the figures.
@@ -85,6 +91,55 @@ func (s Server) String() string {
 	}
 	if s.Embedded {
 		out += " (embedded)"
+	}
+	return out
+}
+
+// Key identifies what a result measured, across repetitions.
+func (r *Result) Key() string { return r.Backend + "\x00" + r.Workload + "\x00" + r.Level }
+
+// Combine merges the repetitions of each backend, workload and level into
+// one Result (histograms and error counts summed, measured time summed, so
+// rates are averages over the repetitions), in first-seen order. It does not
+// change r.
+func (r *Run) Combine() []Result {
+	var out []Result
+	idx := map[string]int{}
+	for _, res := range r.Results {
+		k := res.Key()
+		i, ok := idx[k]
+		if !ok {
+			idx[k] = len(out)
+			c := res
+			c.Ops = nil
+			for _, o := range res.Ops {
+				h := NewHistogram()
+				if o.Latency != nil {
+					h.Merge(o.Latency)
+				}
+				c.Ops = append(c.Ops, Op{Name: o.Name, Errors: o.Errors, ErrorSamples: append([]string(nil), o.ErrorSamples...), Latency: h})
+			}
+			out = append(out, c)
+			continue
+		}
+		c := &out[i]
+		c.End = c.End.Add(res.Elapsed()) // total measured time over the repetitions
+		c.Interrupted = c.Interrupted || res.Interrupted
+		c.Rep++
+		for _, o := range res.Ops {
+			m, ok := c.Op(o.Name)
+			if !ok {
+				c.Ops = append(c.Ops, Op{Name: o.Name, Latency: NewHistogram()})
+				m = &c.Ops[len(c.Ops)-1]
+			}
+			if o.Latency != nil {
+				m.Latency.Merge(o.Latency)
+			}
+			m.Errors += o.Errors
+			for _, s := range o.ErrorSamples {
+				m.addSample(s)
+			}
+		}
 	}
 	return out
 }

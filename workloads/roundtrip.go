@@ -44,6 +44,9 @@ func (roundtrip) Call(ctx context.Context, c *Caller) error {
 		err = fmt.Errorf("task ended in %s, want SUCCESS", st)
 	}
 	c.Handle.Observe(OpRoundtrip, t.Sent, now.Sub(t.Sent), err)
+	if c.OpenLoop() {
+		c.Handle.Observe(OpRoundtripUncorrected, t.Sent, now.Sub(t.Started), err)
+	}
 	if err == nil {
 		c.Observed(t, now)
 	}

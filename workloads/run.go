@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,10 +33,26 @@ type RunOptions struct {
 
 	PollInterval time.Duration // AsyncResult.get(interval=...) for polling backends
 	TrackStarted bool          // task_track_started: a STARTED write before the result
-	ResultSize   int           // bytes of the return value (a str)
+	// ResultExtended is result_extended: every write carries the task's
+	// name, args, kwargs, worker, retries and queue.
+	ResultExtended bool
+	ResultSize     int // bytes of the return value (a str)
 	// TaskTimeout bounds one task's wait; a task that times out counts as
 	// an error of its task-level op.
 	TaskTimeout time.Duration
+
+	// Rate, when positive, runs an open loop: tasks arrive at Rate per
+	// second whether or not earlier ones finished, and task-level latency is
+	// measured from each task's intended start (coordinated omission
+	// corrected), with the uncorrected figures recorded next to it. 0 runs a
+	// closed loop: each caller sends its next task when the last is done.
+	Rate float64
+	// Poisson draws exponential gaps between arrivals instead of constant ones.
+	Poisson bool
+	// MaxBacklog bounds the arrivals waiting for a free caller; when it
+	// overflows the backend cannot keep up and the run ends with that
+	// verdict. 0 means two seconds of arrivals (at least 100).
+	MaxBacklog int
 
 	// Progress, when set, is called about every ProgressEvery with the
 	// figures so far, from the goroutine that called Run.
@@ -73,14 +90,24 @@ type Caller struct {
 	rng      *rand.Rand
 	payloads []string
 	queue    chan<- *Task
+	intended time.Time // open loop: when the current task should have started
 }
 
-// NewTask creates the next task with its id and return value.
+// NewTask creates the next task with its id and return value. Its Sent
+// time is when it should have started: now in a closed loop, its scheduled
+// arrival in an open loop (so queueing for a free caller counts).
 func (c *Caller) NewTask() *Task {
-	t := &Task{ID: c.ids.next(), Sent: time.Now()}
+	now := time.Now()
+	t := &Task{ID: c.ids.next(), Sent: now, Started: now}
+	if !c.intended.IsZero() {
+		t.Sent = c.intended
+	}
 	t.Result = c.payloads[c.rng.IntN(len(c.payloads))]
 	return t
 }
+
+// OpenLoop reports whether tasks arrive on a schedule (--rate).
+func (c *Caller) OpenLoop() bool { return !c.intended.IsZero() }
 
 // Dispatch hands t to the workers, as publishing it to the broker does. It
 // blocks while the queue is full (the workers are the bottleneck).
@@ -111,7 +138,11 @@ func Run(ctx context.Context, w Workload, b backends.Backend, o RunOptions) (*Ou
 	var end time.Time
 	if o.Tasks == 0 {
 		end = start.Add(o.Warmup + o.Duration)
-		rec.SetWindow(start.Add(o.Warmup), end)
+		if o.Rate == 0 {
+			// An open loop keeps recording past the end while the arrivals
+			// of the window finish; its pacer stops the arrivals.
+			rec.SetWindow(start.Add(o.Warmup), end)
+		}
 	}
 
 	workers := make([]backends.Worker, 0, o.Workers)
@@ -157,6 +188,10 @@ func Run(ctx context.Context, w Workload, b backends.Backend, o RunOptions) (*Ou
 		wwg.Add(1)
 		wk := &worker{session: s, handle: rec.Handle(), trackStarted: o.TrackStarted,
 			pid: os.Getpid() + 1 + i, hostname: hostname}
+		if o.ResultExtended {
+			wk.extended = &backends.Extended{Name: TaskName, Args: []any{o.ResultSize}, Kwargs: py.Dict{},
+				Worker: hostname, Queue: "celery"}
+		}
 		go func() {
 			defer wwg.Done()
 			wk.loop(ctx, queue)
@@ -172,6 +207,16 @@ func Run(ctx context.Context, w Workload, b backends.Backend, o RunOptions) (*Ou
 	measureStart := start.Add(o.Warmup)
 	var cwg sync.WaitGroup
 	errCh := make(chan error, o.Callers)
+	var tickets chan time.Time // open loop: scheduled arrivals
+	var overloaded atomic.Pointer[string]
+	if o.Rate > 0 {
+		tickets = make(chan time.Time, backlog(o))
+		go pace(ctx, o, start, end, measureStart, tickets, stopStarting, func(verdict string) {
+			overloaded.Store(&verdict)
+			rec.Close(time.Now()) // figures cover the time until the verdict
+			stop()
+		})
+	}
 	for i, s := range callers {
 		c := &Caller{Session: s, Handle: handles[i], PollInterval: o.PollInterval, TaskTimeout: o.TaskTimeout,
 			ids:      idGen{prefix: prefix, rng: rand.New(rand.NewPCG(o.Seed, uint64(i)))},
@@ -181,21 +226,35 @@ func Run(ctx context.Context, w Workload, b backends.Backend, o RunOptions) (*Ou
 		go func() {
 			defer cwg.Done()
 			for {
-				select {
-				case <-stopStarting:
-					return
-				case <-ctx.Done():
-					return
-				default:
-				}
-				now := time.Now()
-				if o.Tasks == 0 && !now.Before(end) {
-					stop()
-					return
-				}
-				if o.Tasks > 0 && !now.Before(measureStart) && issued.Add(1) > o.Tasks {
-					stop()
-					return
+				if tickets != nil {
+					select {
+					case at, ok := <-tickets:
+						if !ok {
+							return
+						}
+						c.intended = at
+					case <-stopStarting:
+						return
+					case <-ctx.Done():
+						return
+					}
+				} else {
+					select {
+					case <-stopStarting:
+						return
+					case <-ctx.Done():
+						return
+					default:
+					}
+					now := time.Now()
+					if o.Tasks == 0 && !now.Before(end) {
+						stop()
+						return
+					}
+					if o.Tasks > 0 && !now.Before(measureStart) && issued.Add(1) > o.Tasks {
+						stop()
+						return
+					}
 				}
 				if err := w.Call(ctx, c); err != nil && ctx.Err() == nil {
 					errCh <- err
@@ -216,14 +275,22 @@ func Run(ctx context.Context, w Workload, b backends.Backend, o RunOptions) (*Ou
 	}
 	close(queue)
 	wwg.Wait()
+	// The window ends at the planned end in a closed loop. An open loop's
+	// arrivals in the window may finish later (a backend that falls behind
+	// works off its backlog), so its window runs until the last of them
+	// finished and its throughput is what was achieved.
 	windowEnd := time.Now()
-	if o.Tasks == 0 && !interrupted {
+	if o.Tasks == 0 && !interrupted && o.Rate == 0 {
 		windowEnd = end
 	} else if interrupted {
 		_, windowEnd = rec.Window()
 	}
 	close(errCh)
 	out := &Outcome{Ops: sortOps(rec.Merge()), Start: measureStart, End: windowEnd, Interrupted: interrupted}
+	if v := overloaded.Load(); v != nil {
+		out.Overloaded = *v
+		_, out.End = rec.Window()
+	}
 	for err := range errCh {
 		return out, err
 	}
@@ -235,11 +302,71 @@ type Outcome struct {
 	Ops         []results.Op // task-level timings first, then backend operations in backends.Ops order
 	Start, End  time.Time    // the measurement window
 	Interrupted bool         // ctx was cancelled before the planned end
+	// Overloaded is the verdict when an open loop's backlog overflowed: the
+	// backend could not keep up with the rate. "" otherwise.
+	Overloaded string
+}
+
+// backlog is the open loop's bound on arrivals waiting for a free caller.
+func backlog(o RunOptions) int {
+	if o.MaxBacklog > 0 {
+		return o.MaxBacklog
+	}
+	return max(100, int(2*o.Rate))
+}
+
+// pace schedules open-loop arrivals: it sends each task's intended start
+// time on tickets at o.Rate per second (constant gaps, or exponential ones
+// drawn from the seed), catching up at once when it is behind, until the
+// run's end or its task budget. When tickets is full the backend is not
+// keeping up: it records the verdict, stops the run and returns.
+func pace(ctx context.Context, o RunOptions, start, end, measureStart time.Time, tickets chan<- time.Time,
+	stopStarting <-chan struct{}, onOverload func(verdict string)) {
+	defer close(tickets)
+	rng := rand.New(rand.NewPCG(o.Seed, 0xa771))
+	gap := func() time.Duration {
+		if o.Poisson {
+			return time.Duration(rng.ExpFloat64() / o.Rate * float64(time.Second))
+		}
+		return time.Duration(float64(time.Second) / o.Rate)
+	}
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	var measured int64
+	next := start
+	for {
+		if o.Tasks == 0 && !next.Before(end) {
+			return
+		}
+		if o.Tasks > 0 && !next.Before(measureStart) {
+			if measured++; measured > o.Tasks {
+				return
+			}
+		}
+		if d := time.Until(next); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				return
+			case <-stopStarting:
+				return
+			}
+		}
+		select {
+		case tickets <- next:
+		default:
+			onOverload(fmt.Sprintf("overloaded: more than %d tasks waited for a free caller %s into the run; the backend (or -c %d callers) cannot sustain %s tasks/s",
+				cap(tickets), time.Since(start).Round(time.Millisecond), o.Callers, strconv.FormatFloat(o.Rate, 'f', -1, 64)))
+			return
+		}
+		next = next.Add(gap())
+	}
 }
 
 // sortOps orders ops as reports list them.
 func sortOps(ops []results.Op) []results.Op {
-	order := append([]string{OpRoundtrip, OpTimeToObserve, OpTask}, backends.Ops()...)
+	order := append([]string{OpRoundtrip, OpRoundtripUncorrected, OpTimeToObserve, OpTask}, backends.Ops()...)
 	rank := func(name string) int {
 		for i, n := range order {
 			if n == name {
@@ -283,45 +410,6 @@ func waitWithProgress(ctx context.Context, done <-chan struct{}, rec *results.Re
 			})
 			o.Progress(p)
 		}
-	}
-}
-
-// worker is one simulated prefork child: it executes tasks as Celery's
-// trace does, writing STARTED first when track_started is on.
-type worker struct {
-	session      backends.Worker
-	handle       *results.Handle
-	trackStarted bool
-	pid          int
-	hostname     string
-	meta         backends.TaskMeta // reused; backends do not retain it
-	started      py.Dict
-}
-
-func (wk *worker) loop(ctx context.Context, queue <-chan *Task) {
-	wk.started = py.Dict{{Key: "pid", Value: wk.pid}, {Key: "hostname", Value: wk.hostname}}
-	for t := range queue {
-		if ctx.Err() != nil {
-			continue // drain: an interrupted run executes nothing more
-		}
-		wk.execute(ctx, t)
-	}
-}
-
-func (wk *worker) execute(ctx context.Context, t *Task) {
-	m := &wk.meta
-	if wk.trackStarted {
-		*m = backends.TaskMeta{TaskID: t.ID, Status: backends.Started, Result: wk.started}
-		if err := wk.session.StoreResult(ctx, m); err != nil {
-			return
-		}
-	}
-	*m = backends.TaskMeta{TaskID: t.ID, Status: backends.Success, Result: t.Result, DateDone: time.Now()}
-	err := wk.session.StoreResult(ctx, m)
-	now := time.Now()
-	wk.handle.Observe(OpTask, t.Sent, now.Sub(t.Sent), err)
-	if err == nil {
-		t.markStored(now, wk.handle)
 	}
 }
 

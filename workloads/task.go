@@ -1,10 +1,13 @@
 package workloads
 
 import (
+	"context"
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
+	"github.com/celery-bench/bench/backends"
+	"github.com/celery-bench/bench/backends/py"
 	"github.com/celery-bench/bench/results"
 )
 
@@ -21,6 +24,10 @@ const (
 	// OpTask runs from a task's dispatch to its final state write completing
 	// (tasks whose results nobody reads).
 	OpTask = "task"
+	// OpRoundtripUncorrected is the open loop's roundtrip measured from
+	// when the caller actually started the task, as a closed-loop tool
+	// would measure it; OpRoundtrip then runs from the intended start.
+	OpRoundtripUncorrected = "roundtrip_uncorrected"
 )
 
 // A Task is one task message as a simulated worker receives it from the
@@ -30,13 +37,47 @@ const (
 type Task struct {
 	ID     string
 	Result any // the return value the worker stores
-	// Sent is when the caller created the task; every task-level timing is
-	// kept or dropped by the window according to it.
+	// GroupID and GroupIndex are set for group and chord members; the
+	// worker stores group_id with the result.
+	GroupID    string
+	GroupIndex int
+	// After, when set, runs on the worker after the task's final state
+	// write succeeded, with the worker's session and handle and the meta it
+	// stored (Celery: on_chord_part_return for chord header members). Its
+	// error is recorded by the workload, not by the worker.
+	After func(ctx context.Context, w backends.Worker, h *results.Handle, m *backends.TaskMeta)
+	// Progress is how many update_state('PROGRESS', meta={'current': i,
+	// 'total': Progress}) writes the task makes before its final state.
+	Progress int
+	// Retry, when set, makes the task's first run end in
+	// self.retry(exc=...): a RETRY write carrying this exception, then the
+	// re-run (parent_id = its own id, retries = 1) on the same worker.
+	Retry *Raised
+	// Fail, when set, makes the task's (last) run raise: its final state
+	// is FAILURE with this exception instead of SUCCESS with Result.
+	Fail *Raised
+	// Sent is when the task should have started: its creation in a closed
+	// loop, its scheduled arrival in an open loop. Task-level timings run
+	// from it (so an open loop's are corrected for coordinated omission),
+	// and the window keeps or drops them by it.
 	Sent time.Time
+	// Started is when the caller actually created it; the uncorrected
+	// open-loop timings run from it.
+	Started time.Time
 
 	stored   atomic.Int64 // unix ns the final write completed
 	observed atomic.Int64 // unix ns the caller had the result
 	marks    atomic.Int32 // how many of the two above are set
+}
+
+// Raised is an exception a task raises, as Celery stores it. It is shared
+// read-only by every task that raises it.
+type Raised struct {
+	// Exception is Celery's exception record for the JSON serializer
+	// (py.Exception: exc_type, exc_message, exc_module).
+	Exception py.Dict
+	// Traceback is the formatted traceback text stored with it.
+	Traceback string
 }
 
 // markStored is called by the worker when the final state write completed.

@@ -6,6 +6,7 @@ package memory
 
 import (
 	"context"
+	"fmt"
 	"hash/maphash"
 	"net/url"
 	"sync"
@@ -33,6 +34,7 @@ const (
 
 type backend struct {
 	seed   maphash.Seed
+	delay  time.Duration // added to every store_result (memory://?delay=100us)
 	shards [nShards]shard
 }
 
@@ -47,8 +49,21 @@ type entry struct {
 	ready chan struct{} // closed when meta reaches a ready state
 }
 
-func open(_ context.Context, _ *url.URL, _ backends.Options) (backends.Backend, error) {
+// open accepts memory:// with one optional query parameter, delay: a
+// duration every store_result sleeps, to inject a known slowdown (tests of
+// comparisons and of open-loop measurement use it).
+func open(_ context.Context, u *url.URL, _ backends.Options) (backends.Backend, error) {
 	b := &backend{seed: maphash.MakeSeed()}
+	for k, v := range u.Query() {
+		if k != "delay" || len(v) != 1 {
+			return nil, fmt.Errorf("memory: unknown URL parameter %q (only delay=DURATION)", k)
+		}
+		d, err := time.ParseDuration(v[0])
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("memory: delay=%q is not a duration like 100us", v[0])
+		}
+		b.delay = d
+	}
 	for i := range b.shards {
 		b.shards[i].cur = map[string]*entry{}
 	}
@@ -126,6 +141,15 @@ var (
 func (c *session) StoreResult(ctx context.Context, m *backends.TaskMeta) error {
 	start := time.Now()
 	err := ctx.Err()
+	if err == nil && c.b.delay > 0 {
+		t := time.NewTimer(c.b.delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			err = ctx.Err()
+		}
+	}
 	if err == nil {
 		s := c.b.shard(m.TaskID)
 		s.mu.Lock()

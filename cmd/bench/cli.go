@@ -36,6 +36,7 @@ Usage:
   bench [run] [flags]         run a workload against one or more backends (the default)
   bench report FILE [flags]   render a saved run file (bench run --format json -o FILE) again
   bench list                  list the backends and workloads
+  bench inspect URL ID...     decode and print what a backend holds for task ids
   bench help [COMMAND]        show help
 
 Run "bench run --help" for every flag of a run.
@@ -56,6 +57,8 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = reportCmd(rest, stdout)
 	case "list":
 		err = listCmd(rest, stdout)
+	case "inspect":
+		err = inspectCmd(ctx, rest, stdout)
 	case "help":
 		err = helpCmd(rest, stdout)
 	default:
@@ -91,11 +94,16 @@ func helpCmd(args []string, stdout io.Writer) error {
 		fs.SetOutput(stdout)
 		fs.Usage()
 		return nil
+	case "inspect":
+		fs, _ := newInspectFlags()
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return nil
 	case "list":
 		_, err := io.WriteString(stdout, "Usage: bench list\n\nLists every registered backend (by URL scheme) and workload with a one-line description.\n")
 		return err
 	}
-	return usagef("no help for %q; commands are run, report, list", args[0])
+	return usagef("no help for %q; commands are run, report, list, inspect", args[0])
 }
 
 // parseFlags parses args into fs, turning pflag's errors into usage errors

@@ -30,7 +30,14 @@ type runOpts struct {
 	backends       []string
 	workload       string
 	callers        int
-	workers        int
+	workers        string // a count, or a comma-separated sweep
+	rate           string // tasks/s of an open loop, or a comma-separated sweep; "" is a closed loop
+	arrivals       string
+	maxBacklog     int
+	count          int
+	slo            *sloSpec
+	sloText        string
+	levels         []level // parsed from workers and rate
 	tasks          int64
 	duration       time.Duration
 	warmup         time.Duration
@@ -49,6 +56,8 @@ type runOpts struct {
 	connectTimeout time.Duration
 	taskTimeout    time.Duration
 	progressEvery  time.Duration
+
+	instances map[string]workloads.Workload // by name, with their flags bound
 }
 
 func newRunFlags() (*pflag.FlagSet, *runOpts) {
@@ -58,17 +67,22 @@ func newRunFlags() (*pflag.FlagSet, *runOpts) {
 	fs.StringArrayVar(&o.backends, "backend", nil, "Celery result_backend URL to measure; repeat to compare several side by side\n(default "+DefaultRedisURL+" and "+DefaultMySQLURL+",\nor embedded stand-ins when those do not answer)")
 	fs.StringVarP(&o.workload, "workload", "w", "roundtrip", "workload to run: "+strings.Join(workloads.Names(), ", "))
 	fs.IntVarP(&o.callers, "concurrency", "c", 8, "simulated caller processes, each sending a task and waiting for it in turn")
-	fs.IntVar(&o.workers, "workers", 8, "simulated worker processes (Celery's worker --concurrency), one backend connection each")
+	fs.StringVar(&o.workers, "workers", "8", "simulated worker processes (Celery's worker --concurrency), one backend connection each;\na list (1,8,32) runs each level in turn")
+	fs.StringVarP(&o.rate, "rate", "r", "", "open loop: tasks per second arriving on schedule, latency measured from each\ntask's intended start; a list (500,1000) runs each level in turn (default: closed loop)")
+	fs.StringVar(&o.arrivals, "arrivals", "constant", "open-loop arrival process: constant or poisson")
+	fs.IntVar(&o.maxBacklog, "max-backlog", 0, "open loop: arrivals allowed to wait for a free caller before the run ends as overloaded\n(0: two seconds of arrivals)")
+	fs.IntVar(&o.count, "count", 1, "repeat the whole run this many times, interleaving backends and levels (for bench compare)")
+	fs.StringVar(&o.sloText, "slo", "", "after the run, search each backend for the highest open-loop rate that holds this\nobjective on the workload's task latency, e.g. 'p99<50ms' (metrics: mean, p50, p90, p99, p99.9, max)")
 	fs.Int64Var(&o.tasks, "tasks", 0, "measure this many tasks per backend instead of running for --duration (0: use --duration)")
-	fs.DurationVarP(&o.duration, "duration", "d", 8*time.Second, "measured time per backend, after --warmup")
-	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "time per backend run first and excluded from every figure")
+	fs.DurationVarP(&o.duration, "duration", "d", 8*time.Second, "measured time per backend and level, after --warmup")
+	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "time per backend and level run first and excluded from every figure")
 	fs.Uint64Var(&o.seed, "seed", 0, "seed for task ids and payloads; the same seed replays the same ids and payloads (0: a random seed, printed)")
 	fs.IntVar(&o.resultSize, "result-size", 64, "bytes of each task's return value (a str)")
 	fs.BoolVar(&o.trackStarted, "track-started", false, "Celery's task_track_started: workers write STARTED before the result")
 	fs.BoolVar(&o.resultExtended, "result-extended", false, "Celery's result_extended: store the task name, args, kwargs, worker, retries and queue")
 	fs.DurationVar(&o.resultExpires, "result-expires", 24*time.Hour, "Celery's result_expires (Redis SETEX TTL); 0 means None (plain SET)")
 	fs.DurationVar(&o.pollInterval, "poll-interval", 500*time.Millisecond, "interval of a waiting caller's polls on SQL backends (AsyncResult.get(interval=...))")
-	fs.BoolVar(&o.callerPool, "caller-pool", false, "SQL callers poll over a pooled connection instead of a new connection per poll (Celery's default outside a worker)")
+	fs.BoolVar(&o.callerPool, "caller-pool", false, "SQL callers poll over one pooled connection each; without it each poll opens a new connection,\nas a Celery caller outside a worker does")
 	fs.StringVar(&o.celery, "celery", backends.DefaultVersion.String(), "Celery line whose wire format is produced: "+versionList())
 	fs.StringVar(&o.format, "format", "text", "output format: "+strings.Join(results.Formats(), ", ")+" (json is the run file \"bench report\" reads)")
 	fs.StringVarP(&o.output, "output", "o", "", "write the output to this file instead of stdout; an existing file is never overwritten")
@@ -77,6 +91,16 @@ func newRunFlags() (*pflag.FlagSet, *runOpts) {
 	fs.DurationVar(&o.connectTimeout, "connect-timeout", 5*time.Second, "time allowed to connect to each backend")
 	fs.DurationVar(&o.taskTimeout, "task-timeout", 60*time.Second, "time a caller waits for one task before counting it as an error")
 	fs.DurationVar(&o.progressEvery, "progress", time.Second, "interval of progress lines on stderr (0: none)")
+	// Every workload's own flags are merged in, bound to the one instance
+	// of it that a run uses.
+	o.instances = map[string]workloads.Workload{}
+	for _, m := range workloads.Registered() {
+		w := m.New()
+		o.instances[m.Name] = w
+		if f, ok := w.(workloads.Flagser); ok {
+			fs.AddFlagSet(f.Flags())
+		}
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: bench [run] [flags]
 
@@ -113,8 +137,12 @@ func (o *runOpts) validate() error {
 	switch {
 	case o.callers < 1:
 		return usagef("--concurrency must be at least 1, got %d", o.callers)
-	case o.workers < 1:
-		return usagef("--workers must be at least 1, got %d", o.workers)
+	case o.count < 1:
+		return usagef("--count must be at least 1, got %d", o.count)
+	case o.maxBacklog < 0:
+		return usagef("--max-backlog must not be negative, got %d", o.maxBacklog)
+	case o.arrivals != "constant" && o.arrivals != "poisson":
+		return usagef("--arrivals %q: use constant or poisson", o.arrivals)
 	case o.tasks < 0:
 		return usagef("--tasks must not be negative, got %d", o.tasks)
 	case o.tasks == 0 && o.duration <= 0:
@@ -136,6 +164,18 @@ func (o *runOpts) validate() error {
 	case o.progressEvery < 0:
 		return usagef("--progress must not be negative, got %s", o.progressEvery)
 	}
+	levels, err := parseLevels(o.workers, o.rate)
+	if err != nil {
+		return usageError{err}
+	}
+	o.levels = levels
+	if o.sloText != "" {
+		spec, err := parseSLO(o.sloText)
+		if err != nil {
+			return usageError{fmt.Errorf("--slo: %w", err)}
+		}
+		o.slo = spec
+	}
 	if _, ok := backends.ParseVersion(o.celery); !ok {
 		return usagef("--celery %q is not supported; use one of %s", o.celery, versionList())
 	}
@@ -144,6 +184,11 @@ func (o *runOpts) validate() error {
 	}
 	if _, err := workloads.Lookup(o.workload); err != nil {
 		return usageError{fmt.Errorf("--workload: %w", err)}
+	}
+	if v, ok := o.instances[o.workload].(workloads.Validator); ok {
+		if err := v.Validate(); err != nil {
+			return usageError{err}
+		}
 	}
 	for _, u := range o.backends {
 		if _, _, err := backends.Lookup(u); err != nil {
@@ -179,7 +224,7 @@ func (o *runOpts) summary() string {
 	if o.tasks > 0 {
 		load = fmt.Sprintf("%d tasks after %s warm-up", o.tasks, o.warmup)
 	}
-	s := fmt.Sprintf("workload %s · %d callers · %d workers · %s · result %d B · Celery %s · seed %d",
+	s := fmt.Sprintf("workload %s · %d callers · %s workers · %s · result %d B · Celery %s · seed %d",
 		o.workload, o.callers, o.workers, load, o.resultSize, o.celery, o.seed)
 	if o.trackStarted {
 		s += " · track_started"
@@ -193,7 +238,14 @@ func (o *runOpts) summary() string {
 	if o.callerPool {
 		s += " · pooled SQL callers"
 	}
-	return s + " · closed loop · bench " + version() + ", " + runtime.Version() + ", " + platform()
+	if o.count > 1 {
+		s += fmt.Sprintf(" · %d repetitions", o.count)
+	}
+	loop := " · closed loop"
+	if o.rate != "" {
+		loop = fmt.Sprintf(" · open loop at %s tasks/s (%s arrivals; latency from intended start)", o.rate, o.arrivals)
+	}
+	return s + loop + " · bench " + version() + ", " + runtime.Version() + ", " + platform()
 }
 
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -208,7 +260,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	format, _ := results.Lookup(o.format)
-	meta, _ := workloads.Lookup(o.workload)
+	wl := o.instances[o.workload]
 	out := stdout
 	if o.output != "" {
 		f, err := os.OpenFile(o.output, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
@@ -272,42 +324,43 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Format: results.FormatVersion, Bench: version(), Go: runtime.Version(), Platform: platform(),
 		Started: time.Now(), Seed: o.seed, Options: o.options(fs), Summary: o.summary(),
 	}
-	ro := workloads.RunOptions{
-		Callers: o.callers, Workers: o.workers, Tasks: o.tasks, Duration: o.duration, Warmup: o.warmup,
-		Seed: o.seed, PollInterval: o.pollInterval, TrackStarted: o.trackStarted, ResultSize: o.resultSize,
-		TaskTimeout: o.taskTimeout, ProgressEvery: o.progressEvery,
+	base := workloads.RunOptions{
+		Callers: o.callers, Tasks: o.tasks, Duration: o.duration, Warmup: o.warmup,
+		PollInterval: o.pollInterval, TrackStarted: o.trackStarted, ResultExtended: o.resultExtended, ResultSize: o.resultSize,
+		TaskTimeout: o.taskTimeout, ProgressEvery: o.progressEvery, Poisson: o.arrivals == "poisson", MaxBacklog: o.maxBacklog,
 	}
-	prefix := workloads.RunPrefix(o.seed)
+	// One measurement per repetition, level and backend, interleaved so
+	// that machine drift spreads over all of them.
+	m := &measurer{ctx: ctx, o: o, wl: wl, run: run, stderr: stderr}
 	var runErr error
-	for i, b := range opened {
-		name := backendName(urls[i])
-		if o.progressEvery > 0 {
-			ro.Progress = progressPrinter(stderr, name)
+	n := 0
+loop:
+	for rep := 0; rep < o.count; rep++ {
+		for _, lv := range o.levels {
+			for i, b := range opened {
+				ro := base
+				ro.Workers, ro.Rate = lv.workers, lv.rate
+				ro.Seed = o.seed + uint64(n)
+				res, stop, err := m.measure(b, urls[i], servers, i, ro, lv.name, rep)
+				if res != nil {
+					run.Results = append(run.Results, *res)
+				}
+				if err != nil {
+					runErr = err
+				}
+				if stop {
+					break loop
+				}
+			}
+			n++
 		}
-		if err := checkLeftovers(ctx, b, prefix, o); err != nil {
-			runErr = err
-			break
-		}
-		oc, err := workloads.Run(ctx, meta.New(), b, ro)
-		if o.progressEvery > 0 {
-			fmt.Fprintln(stderr)
-		}
-		if oc != nil {
-			info := b.Server()
-			run.Results = append(run.Results, results.Result{
-				Backend: backends.Redact(urls[i]), Name: name, Workload: o.workload,
-				Server: results.Server{Product: info.Product, Version: info.Version, Embedded: info.Embedded},
-				Start:  oc.Start, End: oc.End, Ops: oc.Ops, Interrupted: oc.Interrupted,
-			})
-		}
-		cleanup(b, prefix, o, stderr, name)
-		if err != nil {
-			runErr = fmt.Errorf("%s: %w", name, err)
-			break
-		}
-		if oc.Interrupted {
-			run.Interrupt = "stopped by a signal"
-			break
+	}
+	if runErr == nil && o.slo != nil && run.Interrupt == "" {
+		for i, b := range opened {
+			if err := m.searchSLO(b, urls[i], servers, i, base, uint64(n)+uint64(i)*64); err != nil {
+				runErr = err
+				break
+			}
 		}
 	}
 	run.Ended = time.Now()
@@ -317,6 +370,81 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	return runErr
+}
+
+// measurer runs one measurement at a time and turns it into a Result.
+type measurer struct {
+	ctx    context.Context
+	o      *runOpts
+	wl     workloads.Workload
+	run    *results.Run
+	stderr io.Writer
+}
+
+// measure runs wl once against b and returns its Result. stop is set when
+// the whole run must end (a signal, or an error).
+func (m *measurer) measure(b backends.Backend, url string, servers []*server, i int, ro workloads.RunOptions,
+	level string, rep int) (*results.Result, bool, error) {
+	name := backendName(url)
+	label := name
+	if level != "" {
+		label += " " + level
+	}
+	if m.o.progressEvery > 0 {
+		ro.Progress = progressPrinter(m.stderr, label)
+	}
+	prefix := workloads.RunPrefix(ro.Seed)
+	if err := checkLeftovers(m.ctx, b, ro.Seed, m.o); err != nil {
+		return nil, true, err
+	}
+	oc, err := workloads.Run(m.ctx, m.wl, b, ro)
+	if m.o.progressEvery > 0 {
+		fmt.Fprintln(m.stderr)
+	}
+	cleanup(b, prefix, m.o, m.stderr, label)
+	if oc == nil {
+		return nil, true, fmt.Errorf("%s: %w", name, err)
+	}
+	info := b.Server()
+	srv := results.Server{Product: info.Product, Version: info.Version, Embedded: info.Embedded}
+	if i < len(servers) && servers[i].embedded != nil {
+		e := servers[i].embedded
+		srv = results.Server{Product: e.Product, Version: e.Version, Embedded: true}
+	}
+	res := &results.Result{
+		Backend: backends.Redact(url), Name: name, Workload: m.o.workload, Level: level, Rep: rep,
+		Server: srv, Start: oc.Start, End: oc.End, Ops: oc.Ops, Interrupted: oc.Interrupted,
+	}
+	if oc.Overloaded != "" {
+		res.Notes = append(res.Notes, oc.Overloaded)
+	}
+	if ro.Rate > 0 {
+		if note := achievedRate(res, m.wl.PrimaryOp(), ro.Rate); note != "" {
+			res.Notes = append(res.Notes, note)
+		}
+	}
+	if err != nil {
+		return res, true, fmt.Errorf("%s: %w", name, err)
+	}
+	if oc.Interrupted {
+		m.run.Interrupt = "stopped by a signal"
+		return res, true, nil
+	}
+	return res, false, nil
+}
+
+// achievedRate returns a warning when an open loop completed more than 1%
+// fewer tasks per second than it was asked for, and "" otherwise.
+func achievedRate(res *results.Result, primary string, rate float64) string {
+	op, ok := res.Op(primary)
+	if !ok {
+		return fmt.Sprintf("achieved 0 of %s tasks/s asked for", results.Rate(rate))
+	}
+	got := op.Rate(res.Elapsed())
+	if got < 0.99*rate {
+		return fmt.Sprintf("achieved %s tasks/s, %.1f%% short of the %s asked for", results.Rate(got), 100*(1-got/rate), results.Rate(rate))
+	}
+	return ""
 }
 
 // openBackend opens and prepares one backend within the connect timeout.
@@ -340,20 +468,21 @@ func openBackend(ctx context.Context, u string, bo backends.Options) (backends.B
 // checkLeftovers refuses to run when results of an earlier run with the same
 // seed are still stored (a --keep run): Celery's dedupe would skip writes and
 // change the traffic. With --force they are deleted first.
-func checkLeftovers(ctx context.Context, b backends.Backend, prefix string, o *runOpts) error {
+func checkLeftovers(ctx context.Context, b backends.Backend, seed uint64, o *runOpts) error {
+	prefix := workloads.RunPrefix(seed)
 	if !o.force {
 		c, err := b.NewCaller(ctx, backends.Discard)
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		first := workloads.FirstTaskID(o.seed)
+		first := workloads.FirstTaskID(seed)
 		m, err := c.GetTaskMeta(ctx, first)
 		if err != nil {
 			return err
 		}
 		if m.Status != backends.Pending {
-			return usagef("results of an earlier run with --seed %d are still stored (ids %s...); use another --seed, or --force to delete them first", o.seed, prefix)
+			return usagef("results of an earlier run with seed %d are still stored (ids %s...); use another --seed, or --force to delete them first", seed, prefix)
 		}
 		return nil
 	}

@@ -4,15 +4,19 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
+	"net/url"
+	"strings"
 	"time"
+
+	"github.com/celery-bench/bench/backends/embedded"
 )
 
 // server is a backend server bench uses by default: the local one when it
 // answers, an embedded stand-in otherwise.
 type server struct {
-	URL   string
-	close func() error
+	URL      string
+	embedded *embedded.Server // nil for a real server
+	close    func() error
 }
 
 func (s *server) Close() error {
@@ -33,7 +37,7 @@ func defaultServers(ctx context.Context, timeout time.Duration, stderr io.Writer
 		{DefaultRedisURL, "127.0.0.1:6379", "Redis", startEmbeddedRedis},
 		{DefaultMySQLURL, "127.0.0.1:3306", "MySQL", startEmbeddedMySQL},
 	} {
-		if reachable(ctx, d.addr, min(timeout, time.Second)) {
+		if embedded.Reachable(ctx, d.addr, min(timeout, time.Second)) {
 			out = append(out, &server{URL: d.url})
 			continue
 		}
@@ -50,16 +54,19 @@ func defaultServers(ctx context.Context, timeout time.Duration, stderr io.Writer
 	return out, nil
 }
 
-func reachable(ctx context.Context, addr string, timeout time.Duration) bool {
-	d := net.Dialer{Timeout: timeout}
-	c, err := d.DialContext(ctx, "tcp", addr)
+func startEmbeddedRedis(ctx context.Context) (*server, error) {
+	s, err := embedded.StartRedis(ctx)
 	if err != nil {
-		return false
+		return nil, err
 	}
-	c.Close()
-	return true
+	return &server{URL: s.URL, embedded: s, close: s.Close}, nil
 }
 
-// Until the embedded servers land, fall back to the memory backend.
-func startEmbeddedRedis(context.Context) (*server, error) { return &server{URL: "memory://"}, nil }
-func startEmbeddedMySQL(context.Context) (*server, error) { return &server{URL: "memory://"}, nil }
+func startEmbeddedMySQL(ctx context.Context) (*server, error) {
+	u, _ := url.Parse(DefaultMySQLURL)
+	s, err := embedded.StartMySQL(ctx, strings.TrimPrefix(u.Path, "/"))
+	if err != nil {
+		return nil, err
+	}
+	return &server{URL: s.URL, embedded: s, close: s.Close}, nil
+}

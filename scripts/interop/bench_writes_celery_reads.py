@@ -1,0 +1,250 @@
+#!/usr/bin/python3
+"""Check 1: every record bench wrote is read back correctly by real Celery.
+
+usage: bench_writes_celery_reads.py URL [--celery 5.2|5.6] [--extended] [--prefix bec1e7e0-]
+
+URL is the backend URL bench wrote to (redis://host:port/db or db+mysql://user@host:port/db;
+db+mysql URLs are opened with the pymysql driver, as Celery users do).
+
+For each record whose task id starts with the prefix:
+  * Celery's own API reads it: AsyncResult(id).state/.result/.date_done and
+    app.backend.get_task_meta(id); state must be SUCCESS or STARTED, the result must decode,
+    date_done must be set for SUCCESS and unset for STARTED.
+  * Redis: the stored bytes must equal app.backend.encode(json.loads(raw)) ("reencode": Celery's
+    encoder gives back the identical bytes: separators, escapes, number formatting), AND must equal
+    the bytes Celery would store itself for the same values, built with Celery's own
+    Backend._get_result_meta (+ task_id) and encode ("celery-meta": key order, which keys exist,
+    children/traceback values), with date_done taken from the record.
+    date_done must have the --celery line's format (5.2: naive isoformat; 5.6: +00:00); TTL must be set.
+  * MySQL: the result column must unpickle to what Celery returns and be byte-equal to
+    pickle.dumps(value, HIGHEST_PROTOCOL) (SQLAlchemy PickleType, what Celery writes); the extended
+    args/kwargs columns must be Celery's encode() bytes.
+
+Prints one line per problem: "PROBLEM <task id> <field>: expected <x> got <y>"; exits 1 on any
+problem, 0 with "N records checked, 0 problems" otherwise (exit 2 for usage/connection errors).
+"""
+import argparse
+import datetime
+import json
+import pickle
+import re
+import sys
+
+from celery import Celery
+from celery.result import AsyncResult
+from celery.app.task import Context
+from kombu.utils.encoding import ensure_bytes
+
+problems = []
+
+
+def problem(tid, field, expected, got):
+    problems.append((tid, field))
+    print('PROBLEM %s %s: expected %s got %s' % (tid, field, expected, got), flush=True)
+
+
+def first_diff(a, b, ctx=40):
+    """Describe where byte strings a (expected) and b (got) first differ."""
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    lo = max(0, i - ctx)
+    return 'at byte %d: expected %r got %r' % (i, a[lo:i + ctx], b[lo:i + ctx])
+
+
+DATE_52 = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?$')
+DATE_56 = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+00:00$')
+
+
+def celery_api_checks(app, tid, expect_result=None, have_expect=False):
+    """Read one id through Celery's API. Returns the meta dict Celery returns."""
+    try:
+        meta = app.backend.get_task_meta(tid)
+    except Exception as e:  # noqa
+        problem(tid, 'get_task_meta', 'a decodable record', '%s: %s' % (type(e).__name__, e))
+        return None
+    r = AsyncResult(tid, app=app)
+    try:
+        state, result, date_done = r.state, r.result, r.date_done
+    except Exception as e:  # noqa
+        problem(tid, 'AsyncResult', 'state/result/date_done readable', '%s: %s' % (type(e).__name__, e))
+        return meta
+    if state not in ('SUCCESS', 'STARTED'):
+        problem(tid, 'state', 'SUCCESS or STARTED', repr(state))
+    if state != meta.get('status'):
+        problem(tid, 'state', 'AsyncResult.state == get_task_meta status %r' % meta.get('status'), repr(state))
+    if result != meta.get('result'):
+        problem(tid, 'result', 'AsyncResult.result == get_task_meta result %r' % (meta.get('result'),), repr(result))
+    if state == 'SUCCESS':
+        if not isinstance(date_done, datetime.datetime):
+            problem(tid, 'date_done', 'a datetime for SUCCESS', repr(date_done))
+    elif state == 'STARTED':
+        if date_done is not None:
+            problem(tid, 'date_done', 'None for STARTED', repr(date_done))
+        if not (isinstance(result, dict) and set(result) == {'pid', 'hostname'}):
+            problem(tid, 'result', 'STARTED result {"pid": int, "hostname": str}', repr(result))
+    if meta.get('task_id', tid) != tid:
+        problem(tid, 'task_id', repr(tid), repr(meta.get('task_id')))
+    if have_expect and result != expect_result:
+        problem(tid, 'result', repr(expect_result), repr(result))
+    return meta
+
+
+def celery_request(meta):
+    """The request Celery's worker would have had when storing this meta."""
+    d = {'children': [],  # a worker-run task with no children stores []
+         'group': meta.get('group_id'), 'parent_id': meta.get('parent_id')}
+    if 'name' in meta:
+        d.update(task=meta['name'], args=meta.get('args'), kwargs=meta.get('kwargs'),
+                 hostname=meta.get('worker'), retries=meta.get('retries'),
+                 delivery_info={'routing_key': meta.get('queue')})
+    return Context(d)
+
+
+def check_redis(app, url, prefix, line, extended):
+    import redis
+    client = redis.Redis.from_url(url)
+    n = 0
+    for key in client.scan_iter(match=('celery-task-meta-%s*' % prefix).encode(), count=1000):
+        tid = key.decode()[len('celery-task-meta-'):]
+        raw = client.get(key)
+        if raw is None:
+            continue
+        n += 1
+        try:
+            meta = json.loads(raw)
+        except Exception as e:  # noqa
+            problem(tid, 'json', 'valid JSON', '%s: %r' % (e, raw[:80]))
+            continue
+        # 1. Celery's encoder re-encodes what it decoded to the identical bytes.
+        again = ensure_bytes(app.backend.encode(meta))
+        if again != raw:
+            problem(tid, 'bytes(reencode)', 'app.backend.encode(json.loads(raw)) == raw',
+                    first_diff(again, raw))
+        # 2. The bytes Celery itself would store for these values (key order, key set).
+        if isinstance(meta, dict):
+            req = celery_request(meta)
+            want = app.backend._get_result_meta(result=meta.get('result'), state=meta.get('status'),
+                                                traceback=meta.get('traceback'), request=req)
+            want['date_done'] = meta.get('date_done') if want['date_done'] is not None else None
+            want['task_id'] = tid
+            want_raw = ensure_bytes(app.backend.encode(want))
+            if want_raw != raw:
+                problem(tid, 'bytes(celery-meta)', 'Celery._get_result_meta bytes %s' % list(want),
+                        'keys %s; %s' % (list(meta), first_diff(want_raw, raw)))
+            dd = meta.get('date_done')
+            if meta.get('status') == 'SUCCESS':
+                rx = DATE_56 if line == '5.6' else DATE_52
+                if not (isinstance(dd, str) and rx.match(dd)):
+                    problem(tid, 'date_done', 'Celery %s isoformat (%s)' % (line, rx.pattern), repr(dd))
+            if extended and 'name' not in meta:
+                problem(tid, 'extended', 'name/args/kwargs/worker/retries/queue (result_extended)', list(meta))
+            if not extended and 'name' in meta:
+                problem(tid, 'extended', 'no extended fields (result_extended off)', list(meta))
+        ttl = client.ttl(key)
+        if not (0 < ttl <= 86400):
+            problem(tid, 'ttl', 'SETEX TTL in (0, 86400]', ttl)
+        celery_api_checks(app, tid)
+    return n
+
+
+def check_mysql(app, url, prefix, line, extended):
+    import pymysql
+    from sqlalchemy.engine.url import make_url
+    u = make_url(url[len('db+'):])
+    conn = pymysql.connect(host=u.host or '127.0.0.1', port=u.port or 3306, user=u.username or 'root',
+                           password=u.password or '', database=u.database)
+    try:
+        cur = conn.cursor()
+        cur.execute("SHOW COLUMNS FROM celery_taskmeta")
+        cols = [r[0] for r in cur.fetchall()]
+        sel = ['task_id', 'status', 'result', 'date_done', 'traceback']
+        ext = [c for c in ('name', 'args', 'kwargs', 'worker', 'retries', 'queue') if c in cols]
+        cur.execute("SELECT %s FROM celery_taskmeta WHERE task_id LIKE %%s ORDER BY id" % ', '.join(sel + ext),
+                    (prefix.replace('_', r'\_') + '%',))
+        rows = cur.fetchall()
+    finally:
+        conn.close()
+    n = 0
+    for row in rows:
+        n += 1
+        rec = dict(zip(sel + ext, row))
+        tid = rec['task_id']
+        meta = celery_api_checks(app, tid)
+        raw = rec['result']
+        try:
+            val = pickle.loads(raw) if raw is not None else None
+        except Exception as e:  # noqa
+            problem(tid, 'result(pickle)', 'a pickle', '%s: %r' % (e, raw[:40]))
+            continue
+        if meta is not None and val != meta.get('result'):
+            problem(tid, 'result(pickle)', 'pickle.loads(column) == Celery result %r' % (meta.get('result'),), repr(val))
+        if raw is not None:
+            want = pickle.dumps(val, pickle.HIGHEST_PROTOCOL)
+            if want != raw:
+                problem(tid, 'result(bytes)', 'pickle.dumps(value, HIGHEST_PROTOCOL=%d)' % pickle.HIGHEST_PROTOCOL,
+                        first_diff(want, raw))
+        if rec['status'] == 'SUCCESS' and rec['date_done'] is None:
+            problem(tid, 'date_done', 'set for SUCCESS', 'NULL')
+        if rec['status'] == 'STARTED' and rec['date_done'] is not None:
+            problem(tid, 'date_done', 'NULL for STARTED', repr(rec['date_done']))
+        if rec['traceback'] is not None:
+            problem(tid, 'traceback', 'NULL', repr(rec['traceback'])[:80])
+        if ext:
+            if extended:
+                for f in ('args', 'kwargs'):
+                    v = rec[f]
+                    try:
+                        dec = app.backend.decode(v)
+                    except Exception as e:  # noqa
+                        problem(tid, f, 'Celery-encoded JSON', '%s: %r' % (e, v))
+                        continue
+                    want = ensure_bytes(app.backend.encode(dec))
+                    if want != ensure_bytes(v):
+                        problem(tid, f, repr(want), repr(v))
+                if rec['name'] is None or rec['worker'] is None or rec['queue'] is None:
+                    problem(tid, 'extended', 'name/worker/queue set (result_extended)',
+                            {k: rec[k] for k in ext})
+            elif any(rec[k] is not None for k in ext):
+                problem(tid, 'extended', 'extended columns NULL (result_extended off)',
+                        {k: rec[k] for k in ext})
+    return n
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('url')
+    ap.add_argument('--celery', default='5.6', choices=['5.2', '5.6'])
+    ap.add_argument('--extended', action='store_true')
+    ap.add_argument('--prefix', default='bec1e7e0-')
+    ap.add_argument('--min-records', type=int, default=1,
+                    help='fail when fewer records than this are found (default 1)')
+    a = ap.parse_args()
+    url = a.url
+    if url.startswith('db+mysql://'):
+        url = 'db+mysql+pymysql://' + url[len('db+mysql://'):]
+    elif url.startswith('mysql://'):
+        url = 'db+mysql+pymysql://' + url[len('mysql://'):]
+    app = Celery('interop', backend=url)
+    app.conf.result_extended = a.extended
+    try:
+        if url.startswith(('redis://', 'rediss://')):
+            n = check_redis(app, url, a.prefix, a.celery, a.extended)
+        elif url.startswith('db+'):
+            n = check_mysql(app, url, a.prefix, a.celery, a.extended)
+        else:
+            print('unsupported URL %s' % url, file=sys.stderr)
+            return 2
+    except Exception as e:  # noqa
+        print('ERROR %s: %s' % (type(e).__name__, e), file=sys.stderr)
+        return 2
+    if n < a.min_records:
+        print('PROBLEM - records: expected at least %d records starting %s got %d' % (a.min_records, a.prefix, n))
+        problems.append(('-', 'records'))
+    print('%d records checked, %d problems' % (n, len(problems)))
+    return 1 if problems else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,27 @@
+#!/usr/bin/python3
+"""Delete every record whose id starts with the prefix (default bec1e7e0-) from a Redis db or a
+MySQL database: celery-task-meta-/celery-taskset-meta- keys, celery_taskmeta/celery_tasksetmeta rows.
+usage: cleanup.py URL [--prefix bec1e7e0-]     prints "deleted N"."""
+import argparse
+ap = argparse.ArgumentParser(); ap.add_argument('url'); ap.add_argument('--prefix', default='bec1e7e0-')
+a = ap.parse_args()
+n = 0
+if a.url.startswith(('redis://', 'rediss://')):
+    import redis
+    r = redis.Redis.from_url(a.url)
+    for pat in ('celery-task-meta-%s*', 'celery-taskset-meta-%s*'):
+        for k in r.scan_iter(match=pat % a.prefix, count=1000):
+            n += r.delete(k)
+else:
+    import pymysql
+    from sqlalchemy.engine.url import make_url
+    u = make_url(a.url.split('+', 1)[1] if a.url.startswith('db+') else a.url)
+    c = pymysql.connect(host=u.host or '127.0.0.1', port=u.port or 3306, user=u.username or 'root',
+                        password=u.password or '', database=u.database, autocommit=True)
+    cur = c.cursor()
+    for table, col in (('celery_taskmeta', 'task_id'), ('celery_tasksetmeta', 'taskset_id')):
+        cur.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s", (table,))
+        if cur.fetchone()[0]:
+            n += cur.execute("DELETE FROM %s WHERE %s LIKE %%s" % (table, col), (a.prefix + '%',))
+    c.close()
+print('deleted %d' % n)

@@ -1,0 +1,670 @@
+#!/usr/bin/python3
+"""Check 2: "same traffic". One roundtrip task through a REAL Celery worker + caller, and one
+through bench, each captured on the server; the per-connection command streams are compared
+op by op, in order.
+
+usage: traffic.py --bench PATH [--only redis|mysql] [--track-started] [--out DIR]
+       [--redis-db 11] [--mysql-db celery_bench_interop] [--broker-port 6391]
+
+Needs /usr/bin/python3 with Celery (Debian python3-celery 5.2.6), redis-server, Redis on
+127.0.0.1:6379 and MariaDB on 127.0.0.1:3306 (root, no password). bench runs with --celery 5.2,
+the line of the installed Celery.
+
+Connections ("roles") that are compared:
+  Redis  caller-pubsub  the caller connection that sends SUBSCRIBE
+         caller-cmd     the caller's other connection (its GET)
+                        Celery: ports printed by the caller (redis Connection.connect wrapped);
+                        bench: a connection that GETs the task key and is neither of the others
+         worker         Celery: the one non-caller port (the prefork child);
+                        bench: the connection that sends MULTI/SETEX (or SET) of the task key
+         (bench connections in none of these roles are reported as "harness", not compared)
+  MySQL  worker-task    the worker connection's statements for the measured task: from its first
+                        SELECT ... WHERE task_id = <T> to the end (Celery: a warm prefork child,
+                        i.e. the second task of the child; bench: its only task)
+         caller-poll    each caller connection that SELECTs the task row: Connect .. Quit. RULE:
+                        every poll connection of bench must have exactly the statement sequence of
+                        Celery's first poll connection (poll counts depend on timing and are only
+                        reported)
+         NOTE-only (printed, not failing): worker-setup (the worker connection's statements before
+         its first task) and caller-init (caller connections that never read the task row, e.g.
+         Celery's create_all check on a fresh process).
+
+Normalisation rules (applied to both sides before comparing), all listed in NORMALISATION below
+and printed with every run.
+
+Exit 0 when every compared stream is equal; 1 on the first difference of any stream (all streams
+are still compared and printed); 2 when the capture could not be made.
+"""
+import argparse
+import json
+import os
+import pickle
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+PY = '/usr/bin/python3'
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+NORMALISATION = [
+    'command names are compared upper-case (Redis) / as logged (MySQL command_type)',
+    'every uuid-shaped id (8-4-4-4-12 hex; bench ids bec1e7e0-...) -> <T1>, <T2>, ... by first appearance in that run '
+    '(MySQL poll connections are numbered each on their own, so every poll reads <T1>)',
+    'Redis date_done text YYYY-MM-DDTHH:MM:SS[.ffffff][+00:00] -> <DATE> (the +00:00 suffix, if any, is kept)',
+    'Redis STARTED meta: "pid": <int> -> <PID>, "hostname": "<str>" -> <HOST> (worker identity, differs by design)',
+    'Redis: the task result is NOT normalised: the Celery task returns exactly the str bench stored '
+    '(read from bench\'s kept record), so SETEX/PUBLISH values must be byte-equal after the rules above',
+    'Redis: lines are attributed to a connection by client port; all lines of a port that touched db N are kept '
+    '(so SELECT N, logged under db 0, is compared too)',
+    "MySQL datetime literals 'YYYY-MM-DD HH:MM:SS[.ffffff]' -> '<DATE>'",
+    'MySQL row ids: "celery_taskmeta.id = <n>" -> <ID>, "VALUES (<n>," -> "VALUES (<ID>,"',
+    "MySQL STARTED pickle: result='<bytes>' in an UPDATE ... status='STARTED' -> result='<STARTED-PICKLE>' (pid/hostname)",
+    'MySQL Connect argument kept verbatim ("root@localhost on <db> using TCP/IP"); thread ids only used to split connections',
+    'MySQL caller polls: bench poll #1 is compared with Celery poll #1 (same Engine as the create_all check: no '
+    'dialect probes), every later bench poll with Celery poll #2 (a new Engine per poll: dialect probes); '
+    'the number of polls is timing-dependent and only reported (the Celery task sleeps --poll-task-seconds)',
+    'MySQL: bench runs 3 tasks (-c 1, --poll-interval 1ms); its worker-task stream is the first task\'s statements, '
+    'up to the next task\'s SELECT',
+    'MySQL worker-task: a trailing Quit (bench closing its worker connection at the end of the run) is dropped; '
+    'Celery\'s prefork child keeps its connection past the capture',
+    'MySQL: bench connections that never send SET AUTOCOMMIT = 0 (bench\'s own schema checks and pre-run cleanup) '
+    'are harness-only: printed, not compared',
+]
+
+UUID = re.compile(rb'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}')
+RDATE = re.compile(rb'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(\+00:00)?')
+MDATE = re.compile(rb"'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,6})?'")
+PID = re.compile(rb'"pid": \d+')
+HOST = re.compile(rb'"hostname": "[^"]*"')
+
+
+class Ids:
+    def __init__(self):
+        self.m = {}
+
+    def __call__(self, mo):
+        u = mo.group(0)
+        if u not in self.m:
+            self.m[u] = b'<T%d>' % (len(self.m) + 1)
+        return self.m[u]
+
+
+def die(msg):
+    print('TRAFFIC ERROR: ' + msg, flush=True)
+    sys.exit(2)
+
+
+def port_open(port):
+    s = socket.socket()
+    s.settimeout(0.5)
+    try:
+        s.connect(('127.0.0.1', port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+# ---------------------------------------------------------------- Redis MONITOR parsing
+
+MON = re.compile(r'^([\d.]+) \[(\d+) ([^\]]+):(\d+)\] (.*)$')
+TOK = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def unrepr(s):
+    """Undo redis sdscatrepr escaping -> bytes."""
+    out = bytearray()
+    i = 0
+    esc = {'n': 10, 'r': 13, 't': 9, 'a': 7, 'b': 8, '"': 34, '\\': 92}
+    while i < len(s):
+        c = s[i]
+        if c == '\\' and i + 1 < len(s):
+            d = s[i + 1]
+            if d == 'x':
+                out.append(int(s[i + 2:i + 4], 16))
+                i += 4
+                continue
+            out.append(esc.get(d, ord(d)))
+            i += 2
+            continue
+        out += c.encode('utf-8')
+        i += 1
+    return bytes(out)
+
+
+def parse_monitor(path, db):
+    """-> {port: [(ts, [arg bytes...])]} for ports that sent any command on db."""
+    by_port, dbs = {}, {}
+    for line in open(path, encoding='utf-8', errors='replace'):
+        m = MON.match(line.rstrip('\n'))
+        if not m:
+            continue
+        ts, d, host, port, rest = m.groups()
+        args = [unrepr(t) for t in TOK.findall(rest)]
+        if not args:
+            continue
+        by_port.setdefault(port, []).append((float(ts), args))
+        dbs.setdefault(port, set()).add(int(d))
+    return {p: v for p, v in by_port.items() if db in dbs[p]}
+
+
+def norm_redis(args, ids):
+    out = []
+    for i, a in enumerate(args):
+        if i == 0:
+            a = a.upper()
+        a = UUID.sub(ids, a)
+        a = RDATE.sub(lambda mo: b'<DATE>' + (mo.group(1) or b''), a)
+        a = PID.sub(b'"pid": <PID>', a)
+        a = HOST.sub(b'"hostname": <HOST>', a)
+        out.append(a)
+    return b' '.join(b'"' + a + b'"' for a in out).decode('utf-8', 'backslashreplace')
+
+
+def start_monitor(path):
+    f = open(path, 'wb')
+    p = subprocess.Popen(['redis-cli', '-p', '6379', 'MONITOR'], stdout=f, stderr=subprocess.DEVNULL)
+    time.sleep(0.3)
+    return p, f
+
+
+def stop(p, f=None, sig=signal.SIGTERM, wait=10):
+    if p.poll() is None:
+        p.send_signal(sig)
+        try:
+            p.wait(wait)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    if f:
+        f.close()
+
+
+# ---------------------------------------------------------------- Celery lab files
+
+TASKS_PY = r'''
+import os
+from celery import Celery
+app = Celery('tasks', broker='redis://127.0.0.1:%(bport)d/0', backend=os.environ['BACKEND'])
+app.conf.update(task_track_started=os.environ.get('TRACK') == '1',
+                result_extended=os.environ.get('EXT') == '1',
+                worker_hijack_root_logger=False)
+
+@app.task
+def payload(sleep=0):
+    if sleep:
+        import time
+        time.sleep(sleep)
+    return os.environ['PAYLOAD']
+'''
+
+CALLER_PY = r'''
+import sys
+import redis.connection as rc
+_orig = rc.Connection.connect
+def _connect(self):
+    _orig(self)
+    if self.port == 6379 and self._sock is not None:
+        print('CALLERPORT', self._sock.getsockname()[1], flush=True)
+rc.Connection.connect = _connect
+from tasks import payload
+r = payload.delay(sleep=float(sys.argv[1]) if len(sys.argv) > 1 else 0)
+print('LABEL', r.id, flush=True)
+v = r.get(timeout=20, interval=0.5)
+print('RESULT', len(v), flush=True)
+'''
+
+
+class CeleryLab:
+    def __init__(self, tmp, bport, backend, payload, track):
+        self.tmp, self.bport = tmp, bport
+        self.env = dict(os.environ, C_FORCE_ROOT='1', BACKEND=backend, PAYLOAD=payload,
+                        TRACK='1' if track else '0', PYTHONDONTWRITEBYTECODE='1')
+        self.env.pop('PYTHONPATH', None)
+        with open(os.path.join(tmp, 'tasks.py'), 'w') as f:
+            f.write(TASKS_PY % {'bport': bport})
+        with open(os.path.join(tmp, 'caller.py'), 'w') as f:
+            f.write(CALLER_PY)
+        self.broker = self.worker = None
+
+    def start(self):
+        if port_open(self.bport):
+            die('broker port %d already in use' % self.bport)
+        self.broker = subprocess.Popen(['redis-server', '--port', str(self.bport), '--bind', '127.0.0.1',
+                                        '--save', '', '--appendonly', 'no'],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.tmp)
+        for _ in range(50):
+            if port_open(self.bport):
+                break
+            time.sleep(0.1)
+        else:
+            die('private broker did not start')
+        self.wlog = open(os.path.join(self.tmp, 'worker.log'), 'wb')
+        self.worker = subprocess.Popen(
+            [PY, '-m', 'celery', '-A', 'tasks', 'worker', '-P', 'prefork', '-c', '1', '--without-gossip',
+             '--without-mingle', '--without-heartbeat', '-n', 'w1@interop', '--loglevel=INFO'],
+            cwd=self.tmp, env=self.env, stdout=self.wlog, stderr=subprocess.STDOUT, start_new_session=True)
+        for _ in range(200):
+            if b'ready.' in open(os.path.join(self.tmp, 'worker.log'), 'rb').read():
+                return
+            if self.worker.poll() is not None:
+                break
+            time.sleep(0.1)
+        die('celery worker did not become ready:\n' + open(os.path.join(self.tmp, 'worker.log')).read()[-2000:])
+
+    def call(self, sleep=0):
+        p = subprocess.run([PY, 'caller.py', str(sleep)], cwd=self.tmp, env=self.env, capture_output=True, timeout=60)
+        out = p.stdout.decode()
+        if p.returncode != 0:
+            die('celery caller failed: %s %s' % (out, p.stderr.decode()[-2000:]))
+        ports, tid = set(), None
+        for line in out.splitlines():
+            w = line.split()
+            if w[:1] == ['CALLERPORT']:
+                ports.add(w[1])
+            if w[:1] == ['LABEL']:
+                tid = w[1]
+        return ports, tid
+
+    def stop(self):
+        if self.worker is not None and self.worker.poll() is None:
+            os.killpg(self.worker.pid, signal.SIGTERM)
+            try:
+                self.worker.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.worker.pid, signal.SIGKILL)
+                self.worker.wait()
+        if self.broker is not None:
+            stop(self.broker)
+
+
+# ---------------------------------------------------------------- comparison
+
+def compare(kind, role, celery, bench, report, hard=True):
+    """Compare two lists of normalised strings; print the first difference."""
+    tag = '' if hard else 'NOTE '
+    n = max(len(celery), len(bench))
+    for i in range(n):
+        c = celery[i] if i < len(celery) else '<end of stream>'
+        b = bench[i] if i < len(bench) else '<end of stream>'
+        if c != b:
+            noun = 'cmd' if kind == 'redis' else 'stmt'
+            msg = '%s%s %s %s %d: celery %s != bench %s' % (tag, kind, role, noun, i + 1, short(c), short(b))
+            print(msg, flush=True)
+            report.append({'kind': kind, 'role': role, 'index': i + 1, 'celery': c, 'bench': b, 'hard': hard})
+            return False
+    print('%s%s %s: %d %s equal' % (tag, kind, role, len(celery), 'cmds' if kind == 'redis' else 'stmts'), flush=True)
+    return True
+
+
+def short(s, n=400):
+    s = s if isinstance(s, str) else str(s)
+    return '"' + (s if len(s) <= n else s[:n] + '...(%d chars)' % len(s)) + '"'
+
+
+def dump_streams(path, streams):
+    with open(path, 'w') as f:
+        for role, lines in streams.items():
+            f.write('== %s (%d)\n' % (role, len(lines)))
+            for l in lines:
+                f.write('  %s\n' % l)
+
+
+# ---------------------------------------------------------------- Redis
+
+def redis_roles_bench(conns, key_of):
+    roles, harness = {}, {}
+    for port, cmds in conns.items():
+        names = {a[0].upper() for _, a in cmds}
+        if b'SUBSCRIBE' in names:
+            roles.setdefault('caller-pubsub', []).append(port)
+        elif any(a[0].upper() in (b'SETEX', b'SET') and len(a) > 1 and key_of(a[1]) for _, a in cmds):
+            roles.setdefault('worker', []).append(port)
+        elif any(a[0].upper() == b'GET' and len(a) > 1 and key_of(a[1]) for _, a in cmds):
+            roles.setdefault('caller-cmd', []).append(port)
+        else:
+            harness[port] = cmds
+    return roles, harness
+
+
+def run_redis(a, tmp, report):
+    db = a.redis_db
+    url = 'redis://127.0.0.1:6379/%d' % db
+    import redis
+    r = redis.Redis(host='127.0.0.1', port=6379, db=db)
+    for k in r.scan_iter(match=b'celery-task-meta-bec1e7e0-*'):
+        r.delete(k)
+    # --- bench
+    mon = os.path.join(tmp, 'bench-redis.mon')
+    mp, mf = start_monitor(mon)
+    cmd = [a.bench, '--backend', url, '--tasks', '1', '-c', '1', '--workers', '1', '--warmup', '0s', '--keep',
+           '--force', '--progress', '0', '--celery', a.bench_celery, '--seed', '48879']
+    if a.track_started:
+        cmd.append('--track-started')
+    p = subprocess.run(cmd, capture_output=True, timeout=60)
+    time.sleep(0.5)
+    stop(mp, mf)
+    if p.returncode != 0:
+        die('bench failed: %s' % p.stderr.decode()[-2000:])
+    keys = list(r.scan_iter(match=b'celery-task-meta-bec1e7e0-*'))
+    if len(keys) != 1:
+        die('expected 1 kept bench key in db %d, found %d' % (db, len(keys)))
+    payload = json.loads(r.get(keys[0]))['result']
+    for k in keys:
+        r.delete(k)
+    bconns = parse_monitor(mon, db)
+    ids = Ids()
+    roles, harness = redis_roles_bench(bconns, lambda k: k.startswith(b'celery-task-meta-bec1e7e0-'))
+    bench = {}
+    for role, ports in roles.items():
+        for i, port in enumerate(ports):
+            bench[role if i == 0 else '%s#%d' % (role, i + 1)] = [norm_redis(x, ids) for _, x in bconns[port]]
+    hb = {}
+    for port, cmds in harness.items():
+        hb['harness:%s' % port] = [norm_redis(x, ids) for _, x in cmds]
+    # --- Celery
+    lab = CeleryLab(tmp, a.broker_port, url, payload, a.track_started)
+    try:
+        lab.start()
+        mon2 = os.path.join(tmp, 'celery-redis.mon')
+        mp, mf = start_monitor(mon2)
+        cports, tid = lab.call()
+        time.sleep(1.0)
+        stop(mp, mf)
+    finally:
+        lab.stop()
+    if tid:
+        r.delete('celery-task-meta-' + tid)
+    cconns = parse_monitor(mon2, db)
+    ids = Ids()
+    celery = {}
+    wports = [p for p in cconns if p not in cports]
+    for port in sorted(cconns, key=lambda p: cconns[p][0][0]):
+        cmds = cconns[port]
+        if port in cports:
+            role = 'caller-pubsub' if any(x[0].upper() == b'SUBSCRIBE' for _, x in cmds) else 'caller-cmd'
+        else:
+            role = 'worker' if len(wports) == 1 else 'worker:%s' % port
+        celery[role] = [norm_redis(x, ids) for _, x in cmds]
+    dump_streams(os.path.join(a.out, 'redis-celery.txt'), celery)
+    dump_streams(os.path.join(a.out, 'redis-bench.txt'), dict(bench, **hb))
+    ok = True
+    print('redis: bench connections %s, harness-only connections %d; celery connections %s' %
+          ({k: len(v) for k, v in bench.items()}, len(hb), {k: len(v) for k, v in celery.items()}), flush=True)
+    for role in ('caller-pubsub', 'caller-cmd', 'worker'):
+        ok &= compare('redis', role, celery.get(role, []), bench.get(role, []), report)
+    for role in sorted(set(bench) - {'caller-pubsub', 'caller-cmd', 'worker'}):
+        print('redis: bench has an extra %s connection: %s' % (role, short(' | '.join(bench[role]))), flush=True)
+        report.append({'kind': 'redis', 'role': role, 'index': 0, 'celery': '<no such connection>',
+                       'bench': bench[role], 'hard': True})
+        ok = False
+    for role, lines in hb.items():
+        print('NOTE redis: bench harness-only connection %s (not Celery traffic): %s' %
+              (role, short(' | '.join(lines))), flush=True)
+    return ok
+
+
+# ---------------------------------------------------------------- MySQL
+
+def mysql_conn(db=None):
+    import pymysql
+    return pymysql.connect(host='127.0.0.1', port=3306, user='root', password='', database=db, autocommit=True)
+
+
+def norm_mysql(cmd, arg, ids):
+    a = arg if isinstance(arg, bytes) else arg.encode()
+    a = UUID.sub(ids, a)
+    a = MDATE.sub(b"'<DATE>'", a)
+    a = re.sub(rb'celery_taskmeta\.id = \d+', b'celery_taskmeta.id = <ID>', a)
+    a = re.sub(rb'VALUES \(\d+,', b'VALUES (<ID>,', a)
+    if a.startswith(b'UPDATE') and b"status='STARTED'" in a:
+        a = re.sub(rb"result='(?:[^'\\]|\\.)*'", b"result='<STARTED-PICKLE>'", a, flags=re.S)
+    return '%s: %s' % (cmd, a.decode('utf-8', 'backslashreplace'))
+
+
+class GeneralLog:
+    def __init__(self):
+        self.c = mysql_conn()
+
+    def __enter__(self):
+        cur = self.c.cursor()
+        cur.execute('SELECT @@global.general_log, @@global.log_output, NOW(6)')
+        self.old_log, self.old_out, self.t0 = cur.fetchone()
+        cur.execute("SET GLOBAL log_output = 'TABLE'")
+        cur.execute('SET GLOBAL general_log = 1')
+        return self
+
+    def __exit__(self, *exc):
+        cur = self.c.cursor()
+        cur.execute('SET GLOBAL general_log = %d' % int(self.old_log))
+        cur.execute("SET GLOBAL log_output = %s", (self.old_out,))
+        self.c.close()
+
+    def now(self):
+        cur = self.c.cursor()
+        cur.execute('SELECT NOW(6)')
+        return cur.fetchone()[0]
+
+    def rows(self, db, since):
+        cur = self.c.cursor()
+        cur.execute('SELECT event_time, thread_id, command_type, argument FROM mysql.general_log '
+                    'WHERE event_time >= %s ORDER BY event_time', (since,))
+        rows = cur.fetchall()
+        mine = set()
+        for t, th, ct, arg in rows:
+            s = arg if isinstance(arg, bytes) else str(arg).encode()
+            if (ct == 'Connect' and (b' on %s ' % db.encode()) in s) or (ct == 'Init DB' and s == db.encode()):
+                mine.add(th)
+        threads = {}
+        for t, th, ct, arg in rows:
+            if th in mine:
+                threads.setdefault(th, []).append((t, ct, arg if isinstance(arg, bytes) else str(arg).encode()))
+        return threads
+
+
+def split_mysql(threads, tid_match):
+    """-> worker thread ids, poll threads, init threads."""
+    worker, polls, inits = [], [], []
+    for th, ev in sorted(threads.items(), key=lambda kv: kv[1][0][0]):
+        if any(ct == 'Query' and arg.startswith(b'INSERT INTO celery_taskmeta') for _, ct, arg in ev):
+            worker.append(th)
+        elif any(ct == 'Query' and b'celery_taskmeta.task_id = ' in arg and tid_match(arg) for _, ct, arg in ev):
+            polls.append(th)
+        else:
+            inits.append(th)
+    return worker, polls, inits
+
+
+def worker_parts(ev, tid):
+    """Split the worker connection's events: (setup, task) where task starts at the first SELECT of tid."""
+    for i, (_, ct, arg) in enumerate(ev):
+        if ct == 'Query' and b'celery_taskmeta.task_id = ' in arg and tid.encode() in arg:
+            return ev[:i], ev[i:]
+    return ev, []
+
+
+def run_mysql(a, tmp, report):
+    db = a.mysql_db
+    c = mysql_conn()
+    c.cursor().execute('CREATE DATABASE IF NOT EXISTS `%s`' % db)
+    c.close()
+    burl = 'db+mysql://root@127.0.0.1:3306/%s' % db
+    curl = 'db+mysql+pymysql://root@127.0.0.1:3306/%s' % db
+
+    def cleanup():
+        cc = mysql_conn(db)
+        try:
+            cc.cursor().execute("DELETE FROM celery_taskmeta WHERE task_id LIKE 'bec1e7e0-%%'")
+        except Exception:  # noqa: table may not exist yet
+            pass
+        cc.close()
+    cleanup()
+    # --- bench under the general log
+    # 3 tasks and a 1 ms poll interval, so that bench's caller also makes later (non-first) polls
+    cmd = [a.bench, '--backend', burl, '--tasks', '3', '-c', '1', '--workers', '1', '--warmup', '0s', '--keep',
+           '--force', '--progress', '0', '--celery', a.bench_celery, '--seed', '48879', '--poll-interval', '1ms']
+    if a.track_started:
+        cmd.append('--track-started')
+    with GeneralLog() as gl:
+        t0 = gl.now()
+        p = subprocess.run(cmd, capture_output=True, timeout=60)
+        time.sleep(0.3)
+        bthreads = gl.rows(db, t0)
+    if p.returncode != 0:
+        die('bench failed: %s' % p.stderr.decode()[-2000:])
+    cc = mysql_conn(db)
+    cur = cc.cursor()
+    cur.execute("SELECT task_id, result FROM celery_taskmeta WHERE task_id LIKE 'bec1e7e0-%%'")
+    rows = cur.fetchall()
+    cc.close()
+    if len(rows) != 3:
+        die('expected 3 kept bench rows, found %d' % len(rows))
+    cleanup()
+    ids = Ids()
+    bw, bp, bi = split_mysql(bthreads, lambda s: b'bec1e7e0-' in s)
+    if not bw:
+        die('no bench worker connection in the general log (another session may have turned general_log off)')
+    # the first task the worker stored; its statements run up to the next task's SELECT
+    first = [arg for _, ct, arg in bthreads[bw[0]] if ct == 'Query' and b'celery_taskmeta.task_id = ' in arg][0]
+    btid = UUID.search(first).group(0).decode()
+    payload = pickle.loads(dict(rows)[btid])
+    bench = {}
+    if len(bw) != 1:
+        print('mysql: bench worker connections: %d (expected 1)' % len(bw), flush=True)
+    if bw:
+        setup, task = worker_parts(bthreads[bw[0]], btid)
+        nxt = [i for i, (_, ct, arg) in enumerate(task) if i > 0 and ct == 'Query' and
+               b'celery_taskmeta.task_id = ' in arg and btid.encode() not in arg]
+        task = task[:nxt[0]] if nxt else task
+        bench['worker-setup'] = [norm_mysql(ct, arg, ids) for _, ct, arg in setup]
+        bench['worker-task'] = [norm_mysql(ct, arg, ids) for _, ct, arg in task]
+        if bench['worker-task'] and bench['worker-task'][-1].startswith('Quit:'):
+            bench['worker-task'].pop()
+    bench_polls = [[norm_mysql(ct, arg, pids) for _, ct, arg in bthreads[th]] for th in bp for pids in [Ids()]]
+    bench_inits, bench_harness = [], []
+    for th in bi:
+        st = [norm_mysql(ct, arg, ids) for _, ct, arg in bthreads[th]]
+        (bench_inits if 'Query: SET AUTOCOMMIT = 0' in st else bench_harness).append(st)
+    # --- Celery: warm-up task (first task of the child: engine init + create_all), then the measured one
+    lab = CeleryLab(tmp, a.broker_port, curl, payload, a.track_started)
+    try:
+        lab.start()
+        with GeneralLog() as gl:
+            t0 = gl.now()
+            _, warm_tid = lab.call()
+            time.sleep(0.2)
+            t1 = gl.now()
+            _, tid = lab.call(sleep=a.poll_task_seconds)
+            time.sleep(0.3)
+            wthreads = gl.rows(db, t0)
+            cthreads = {th: ev for th, ev in wthreads.items() if ev[0][0] >= t1}
+    finally:
+        lab.stop()
+    cc = mysql_conn(db)
+    cc.cursor().execute('DELETE FROM celery_taskmeta WHERE task_id IN (%s, %s)', (warm_tid, tid))
+    cc.close()
+    ids = Ids()
+    cw, _, _ = split_mysql(wthreads, lambda s: True)
+    _, cp, ci = split_mysql(cthreads, lambda s: tid.encode() in s)
+    celery = {}
+    if len(cw) != 1:
+        die('celery worker connections: %d (expected 1)' % len(cw))
+    setup, first = worker_parts(wthreads[cw[0]], warm_tid)
+    _, task = worker_parts(wthreads[cw[0]], tid)
+    celery['worker-setup'] = [norm_mysql(ct, arg, ids) for _, ct, arg in setup]
+    # the warm-up task segment ends where the measured task starts
+    celery['worker-first-task'] = [norm_mysql(ct, arg, ids) for _, ct, arg in first[:len(first) - len(task)]]
+    ids2 = Ids()
+    celery['worker-task'] = [norm_mysql(ct, arg, ids2) for _, ct, arg in task]
+    celery_polls = [[norm_mysql(ct, arg, pids) for _, ct, arg in cthreads[th]] for th in cp for pids in [Ids()]]
+    celery_inits = [[norm_mysql(ct, arg, ids2) for _, ct, arg in cthreads[th]] for th in ci]
+    streams_c = dict(celery)
+    for i, s in enumerate(celery_polls):
+        streams_c['caller-poll#%d' % (i + 1)] = s
+    for i, s in enumerate(celery_inits):
+        streams_c['caller-init#%d' % (i + 1)] = s
+    streams_b = dict(bench)
+    for i, s in enumerate(bench_polls):
+        streams_b['caller-poll#%d' % (i + 1)] = s
+    for i, s in enumerate(bench_inits):
+        streams_b['caller-init#%d' % (i + 1)] = s
+    for i, s in enumerate(bench_harness):
+        streams_b['harness#%d' % (i + 1)] = s
+    dump_streams(os.path.join(a.out, 'mysql-celery.txt'), streams_c)
+    dump_streams(os.path.join(a.out, 'mysql-bench.txt'), streams_b)
+    print('mysql: celery polls %d, inits %d; bench polls %d, inits %d, harness-only %d' %
+          (len(celery_polls), len(celery_inits), len(bench_polls), len(bench_inits), len(bench_harness)), flush=True)
+    ok = True
+    ok &= compare('mysql', 'worker-task', celery['worker-task'], bench.get('worker-task', []), report)
+    if not celery_polls:
+        die('celery caller made no poll connection')
+    if not bench_polls:
+        ok = False
+        print('mysql caller-poll: bench made no poll connection', flush=True)
+        report.append({'kind': 'mysql', 'role': 'caller-poll', 'index': 0, 'celery': celery_polls[0],
+                       'bench': '<none>', 'hard': True})
+    if len(celery_polls) < 2:
+        print('NOTE mysql: Celery made only %d poll(s); later bench polls are compared with poll #1' % len(celery_polls))
+    for i, s in enumerate(bench_polls):
+        ref = celery_polls[0] if i == 0 else celery_polls[min(1, len(celery_polls) - 1)]
+        ok &= compare('mysql', 'caller-poll#%d' % (i + 1), ref, s, report)
+    for i in range(2, len(celery_polls)):
+        compare('mysql', 'celery-self poll#%d vs #2' % (i + 1), celery_polls[1], celery_polls[i], report, hard=False)
+    for st in bench_harness:
+        print('NOTE mysql: bench harness-only connection (not Celery traffic): %s' % short(' | '.join(st), 300))
+    # NOTE-only streams: the worker's connection setup (Celery: before its first task, incl. create_all)
+    compare('mysql', 'worker-setup', celery['worker-setup'] + celery['worker-first-task'][:0],
+            bench.get('worker-setup', []), report, hard=False)
+    for i in range(max(len(celery_inits), len(bench_inits))):
+        compare('mysql', 'caller-init#%d' % (i + 1), celery_inits[i] if i < len(celery_inits) else [],
+                bench_inits[i] if i < len(bench_inits) else [], report, hard=False)
+    return ok
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--bench', required=True)
+    ap.add_argument('--only', choices=['redis', 'mysql'])
+    ap.add_argument('--track-started', action='store_true')
+    ap.add_argument('--out', help='directory for the captured streams (default: a temp dir, printed)')
+    ap.add_argument('--redis-db', type=int, default=11)
+    ap.add_argument('--mysql-db', default='celery_bench_interop')
+    ap.add_argument('--broker-port', type=int, default=6391)
+    ap.add_argument('--poll-task-seconds', type=float, default=1.2,
+                    help='MySQL: the measured Celery task sleeps this long so its caller polls several times')
+    ap.add_argument('--bench-celery', default='5.2', choices=['5.2', '5.6'],
+                    help='the --celery line bench emulates (5.2 = the installed Celery; 5.6 only to list the expected differences)')
+    ap.add_argument('--json', help='write the differences found to this JSON file')
+    a = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix='interop-traffic-')
+    keep = a.out is not None
+    a.out = a.out or tmp
+    os.makedirs(a.out, exist_ok=True)
+    print('normalisation rules:', flush=True)
+    for rule in NORMALISATION:
+        print('  - ' + rule, flush=True)
+    report, ok = [], True
+    try:
+        if a.only in (None, 'redis'):
+            ok &= run_redis(a, tmp, report)
+        if a.only in (None, 'mysql'):
+            ok &= run_mysql(a, tmp, report)
+    finally:
+        if a.out != tmp or not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if a.json:
+        with open(a.json, 'w') as f:
+            json.dump(report, f, indent=1, default=str)
+    print(('streams written to %s' % a.out) if keep else 'streams not kept (use --out DIR to keep them)', flush=True)
+    print('traffic: %s' % ('same' if ok else 'DIFFERENT'), flush=True)
+    return 0 if ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

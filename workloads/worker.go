@@ -1,0 +1,127 @@
+package workloads
+
+import (
+	"context"
+	"time"
+
+	"github.com/celery-bench/bench/backends"
+	"github.com/celery-bench/bench/backends/py"
+	"github.com/celery-bench/bench/results"
+)
+
+// worker is one simulated prefork child: it executes tasks as Celery's
+// trace does, writing STARTED first when track_started is on.
+type worker struct {
+	session      backends.Worker
+	handle       *results.Handle
+	trackStarted bool
+	pid          int
+	hostname     string
+	meta         backends.TaskMeta // reused; backends do not retain it
+	started      py.Dict
+	extended     *backends.Extended // nil unless result_extended
+}
+
+// TaskName is the name of the task bench's workers run, as result_extended
+// stores it: bench.echo(size) returns a str of size characters.
+const TaskName = "bench.echo"
+
+func (wk *worker) loop(ctx context.Context, queue <-chan *Task) {
+	wk.started = py.Dict{{Key: "pid", Value: wk.pid}, {Key: "hostname", Value: wk.hostname}}
+	for t := range queue {
+		if ctx.Err() != nil {
+			continue // drain: an interrupted run executes nothing more
+		}
+		wk.execute(ctx, t)
+	}
+}
+
+// execute plays out t's lifecycle as Celery's trace does: with a Retry,
+// the first run writes STARTED (when tracking) and RETRY, and the re-run
+// that follows carries parent_id = its own id and retries = 1; the
+// (re-)run then writes STARTED (when tracking), t.Progress PROGRESS states
+// and the final state, SUCCESS or, with Fail, FAILURE. OpTask times the
+// whole lifecycle, and is an error when any write fails (the task then
+// stops there, as a worker whose backend raises does).
+func (wk *worker) execute(ctx context.Context, t *Task) {
+	ext := wk.taskExtended(t)
+	parent := ""
+	fail := func(err error) { wk.handle.Observe(OpTask, t.Sent, time.Since(t.Sent), err) }
+	if t.Retry != nil {
+		if err := wk.run(ctx, t, parent, ext, 0); err != nil {
+			fail(err)
+			return
+		}
+		m := &wk.meta
+		*m = backends.TaskMeta{TaskID: t.ID, Status: backends.Retry, Result: t.Retry.Exception,
+			Traceback: t.Retry.Traceback, Children: []string{t.ID}, GroupID: t.GroupID, Extended: ext}
+		if err := wk.session.StoreResult(ctx, m); err != nil {
+			fail(err)
+			return
+		}
+		parent = t.ID
+		if ext != nil {
+			e := *ext
+			e.Retries = 1
+			ext = &e
+		}
+	}
+	if err := wk.run(ctx, t, parent, ext, t.Progress); err != nil {
+		fail(err)
+		return
+	}
+	m := &wk.meta
+	*m = backends.TaskMeta{TaskID: t.ID, Status: backends.Success, Result: t.Result, DateDone: time.Now(),
+		GroupID: t.GroupID, ParentID: parent, Extended: ext}
+	if t.Fail != nil {
+		m.Status, m.Result, m.Traceback = backends.Failure, t.Fail.Exception, t.Fail.Traceback
+	}
+	err := wk.session.StoreResult(ctx, m)
+	now := time.Now()
+	wk.handle.Observe(OpTask, t.Sent, now.Sub(t.Sent), err)
+	if err == nil {
+		t.markStored(now, wk.handle)
+		if t.After != nil {
+			t.After(ctx, wk.session, wk.handle, m)
+		}
+	}
+}
+
+// run writes the non-ready states of one run of t before its outcome:
+// STARTED when tracking, then progress PROGRESS states.
+func (wk *worker) run(ctx context.Context, t *Task, parent string, ext *backends.Extended, progress int) error {
+	m := &wk.meta
+	if wk.trackStarted {
+		*m = backends.TaskMeta{TaskID: t.ID, Status: backends.Started, Result: wk.started,
+			GroupID: t.GroupID, ParentID: parent, Extended: ext}
+		if err := wk.session.StoreResult(ctx, m); err != nil {
+			return err
+		}
+	}
+	for i := 1; i <= progress; i++ {
+		*m = backends.TaskMeta{TaskID: t.ID, Status: backends.Progress,
+			Result:  py.Dict{{Key: "current", Value: i}, {Key: "total", Value: progress}},
+			GroupID: t.GroupID, ParentID: parent, Extended: ext}
+		if err := wk.session.StoreResult(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// taskExtended returns the result_extended fields of t (nil when off):
+// bench.echo's args are the size of the str it returns, so a task whose
+// return value differs in size from the run's default gets its own args.
+func (wk *worker) taskExtended(t *Task) *backends.Extended {
+	ext := wk.extended
+	if ext == nil {
+		return nil
+	}
+	s, ok := t.Result.(string)
+	if !ok || len(ext.Args) == 1 && ext.Args[0] == any(len(s)) {
+		return ext
+	}
+	e := *ext
+	e.Args = []any{len(s)}
+	return &e
+}
