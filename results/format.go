@@ -99,6 +99,7 @@ func WriteText(w io.Writer, r *Run) error {
 			rows = append(rows, append([]string{n}, row(res, n)...))
 		}
 		writeTable(&b, rows)
+		WriteStatsText(&b, res.Stats)
 		writeNotes(&b, res)
 	}
 	if len(r.Findings) > 0 {
@@ -185,6 +186,7 @@ func WriteMarkdown(w io.Writer, r *Run) error {
 			fmt.Fprintf(&b, "| %s | %s | %s |\n", n, mdEscape(label), strings.Join(row(res, n), " | "))
 		}
 	}
+	writeStatsMarkdown(&b, rs)
 	fmt.Fprintf(&b, "\n%s\n", mdEscape(r.Summary))
 	for _, f := range r.Findings {
 		fmt.Fprintf(&b, "\n**%s**\n", mdEscape(f))
@@ -209,6 +211,60 @@ func WriteMarkdown(w io.Writer, r *Run) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeStatsMarkdown writes the per-task server figures as one table with
+// a column per result, so the backends' costs sit side by side.
+func writeStatsMarkdown(b *strings.Builder, rs []Result) {
+	var names []string
+	seen := map[string]bool{}
+	var cols []int
+	for i := range rs {
+		has := false
+		for _, st := range rs[i].Stats {
+			if !st.PerTask {
+				continue
+			}
+			has = true
+			if !seen[st.Name+"\x00"+st.Unit] {
+				seen[st.Name+"\x00"+st.Unit] = true
+				names = append(names, st.Name+"\x00"+st.Unit)
+			}
+		}
+		if has {
+			cols = append(cols, i)
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	b.WriteString("\n| server cost |")
+	for _, i := range cols {
+		label := rs[i].Name
+		if rs[i].Level != "" {
+			label += " " + rs[i].Level
+		}
+		fmt.Fprintf(b, " %s |", mdEscape(label))
+	}
+	b.WriteString("\n|:--|")
+	for range cols {
+		b.WriteString("--:|")
+	}
+	b.WriteString("\n")
+	for _, key := range names {
+		name, unit, _ := strings.Cut(key, "\x00")
+		fmt.Fprintf(b, "| %s (%s) |", mdEscape(name), mdEscape(unit))
+		for _, i := range cols {
+			cell := "-"
+			for _, st := range rs[i].Stats {
+				if st.PerTask && st.Name == name && st.Unit == unit {
+					cell = FormatStat(st.Value)
+				}
+			}
+			fmt.Fprintf(b, " %s |", cell)
+		}
+		b.WriteString("\n")
+	}
 }
 
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }

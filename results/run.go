@@ -75,6 +75,10 @@ type Result struct {
 	Interrupted bool `json:"interrupted,omitempty"`
 	// Notes are caveats that travel with the figures.
 	Notes []string `json:"notes,omitempty"`
+	// Stats are what the server spent during the window, from its own
+	// counters (none for backends that expose none). Combine keeps the
+	// first repetition's.
+	Stats ServerStats `json:"server_stats,omitempty"`
 }
 
 // Server describes the server behind a backend.

@@ -49,6 +49,12 @@ type RunOptions struct {
 	Rate float64
 	// Poisson draws exponential gaps between arrivals instead of constant ones.
 	Poisson bool
+	// AtWindowStart and AtWindowEnd, when set, are called as the
+	// measurement window opens (after the warm-up) and closes (at the planned
+	// end, or when the last measured task finished in a run by task count),
+	// from a goroutine of the runner, while the load runs: a place to
+	// snapshot server counters. They must return promptly.
+	AtWindowStart, AtWindowEnd func()
 	// MaxBacklog bounds the arrivals waiting for a free caller; when it
 	// overflows the backend cannot keep up and the run ends with that
 	// verdict. 0 means two seconds of arrivals (at least 100).
@@ -133,17 +139,8 @@ func Run(ctx context.Context, w Workload, b backends.Backend, o RunOptions) (*Ou
 	if o.Callers < 1 || o.Workers < 1 {
 		return nil, errors.New("callers and workers must be at least 1")
 	}
-	start := time.Now()
-	rec := results.NewRecorder(start.Add(o.Warmup))
-	var end time.Time
-	if o.Tasks == 0 {
-		end = start.Add(o.Warmup + o.Duration)
-		if o.Rate == 0 {
-			// An open loop keeps recording past the end while the arrivals
-			// of the window finish; its pacer stops the arrivals.
-			rec.SetWindow(start.Add(o.Warmup), end)
-		}
-	}
+	// Nothing is kept until the sessions are open and the load starts.
+	rec := results.NewRecorder(time.Now().Add(100 * 365 * 24 * time.Hour))
 
 	workers := make([]backends.Worker, 0, o.Workers)
 	callers := make([]backends.Caller, 0, o.Callers)
@@ -175,6 +172,21 @@ func Run(ctx context.Context, w Workload, b backends.Backend, o RunOptions) (*Ou
 		callers = append(callers, s)
 	}
 	defer closeAll()
+
+	// The clock starts once every session is open, so that slow connection
+	// set-up (a TLS handshake, a distant server) eats neither the warm-up
+	// nor, in an open loop, the schedule.
+	start := time.Now()
+	var end time.Time
+	rec.SetWindow(start.Add(o.Warmup), start.Add(100*365*24*time.Hour))
+	if o.Tasks == 0 {
+		end = start.Add(o.Warmup + o.Duration)
+		if o.Rate == 0 {
+			// An open loop keeps recording past the end while the arrivals
+			// of the window finish; its pacer stops the arrivals.
+			rec.SetWindow(start.Add(o.Warmup), end)
+		}
+	}
 
 	payloads := makePayloads(o.Seed, o.ResultSize)
 	prefix := RunPrefix(o.Seed)
@@ -267,6 +279,27 @@ func Run(ctx context.Context, w Workload, b backends.Backend, o RunOptions) (*Ou
 
 	callersDone := make(chan struct{})
 	go func() { cwg.Wait(); close(callersDone) }()
+	hooksDone := make(chan struct{})
+	go func() {
+		defer close(hooksDone)
+		if o.AtWindowStart != nil && sleepUntil(ctx, measureStart, callersDone) {
+			o.AtWindowStart()
+		}
+		if o.AtWindowEnd == nil {
+			return
+		}
+		if o.Tasks == 0 {
+			if sleepUntil(ctx, end, callersDone) || ctx.Err() == nil {
+				o.AtWindowEnd()
+			}
+			return
+		}
+		select {
+		case <-callersDone:
+			o.AtWindowEnd()
+		case <-ctx.Done():
+		}
+	}()
 	interrupted := waitWithProgress(ctx, callersDone, rec, w.PrimaryOp(), start, o)
 	if interrupted {
 		rec.Close(time.Now())
@@ -275,6 +308,7 @@ func Run(ctx context.Context, w Workload, b backends.Backend, o RunOptions) (*Ou
 	}
 	close(queue)
 	wwg.Wait()
+	<-hooksDone
 	// The window ends at the planned end in a closed loop. An open loop's
 	// arrivals in the window may finish later (a backend that falls behind
 	// works off its backlog), so its window runs until the last of them
@@ -305,6 +339,25 @@ type Outcome struct {
 	// Overloaded is the verdict when an open loop's backlog overflowed: the
 	// backend could not keep up with the rate. "" otherwise.
 	Overloaded string
+}
+
+// sleepUntil waits until t and reports true, or returns false when ctx is
+// cancelled or done closes first.
+func sleepUntil(ctx context.Context, t time.Time, done <-chan struct{}) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return true
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-done:
+		return !time.Now().Before(t)
+	}
 }
 
 // backlog is the open loop's bound on arrivals waiting for a free caller.

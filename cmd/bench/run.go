@@ -397,6 +397,21 @@ func (m *measurer) measure(b backends.Backend, url string, servers []*server, i 
 	if err := checkLeftovers(m.ctx, b, ro.Seed, m.o); err != nil {
 		return nil, true, err
 	}
+	// What the server pays: its counters at the window's start and end.
+	var before, after backends.ServerStats
+	sr, hasStats := b.(backends.StatsReader)
+	if hasStats {
+		snap := func(into *backends.ServerStats) func() {
+			return func() {
+				sctx, cancel := context.WithTimeout(m.ctx, 5*time.Second)
+				defer cancel()
+				if s, err := sr.ServerStats(sctx); err == nil {
+					*into = s
+				}
+			}
+		}
+		ro.AtWindowStart, ro.AtWindowEnd = snap(&before), snap(&after)
+	}
 	oc, err := workloads.Run(m.ctx, m.wl, b, ro)
 	if m.o.progressEvery > 0 {
 		fmt.Fprintln(m.stderr)
@@ -414,6 +429,18 @@ func (m *measurer) measure(b backends.Backend, url string, servers []*server, i 
 	res := &results.Result{
 		Backend: backends.Redact(url), Name: name, Workload: m.o.workload, Level: level, Rep: rep,
 		Server: srv, Start: oc.Start, End: oc.End, Ops: oc.Ops, Interrupted: oc.Interrupted,
+	}
+	if before != nil && after != nil {
+		var tasks int64
+		if op, ok := res.Op(m.wl.PrimaryOp()); ok {
+			tasks = op.Count()
+		}
+		for _, st := range backends.PerTask(before, after, tasks) {
+			res.Stats = append(res.Stats, results.ServerStat{Name: st.Name, Unit: st.Unit, Value: st.Value, PerTask: true})
+		}
+		for _, st := range backends.DiffStats(before, after) {
+			res.Stats = append(res.Stats, results.ServerStat{Name: st.Name, Unit: st.Unit, Value: st.Value})
+		}
 	}
 	if oc.Overloaded != "" {
 		res.Notes = append(res.Notes, oc.Overloaded)

@@ -1,0 +1,164 @@
+package mysql
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/celery-bench/bench/backends"
+)
+
+// statsRun opens the backend at rawURL, prepares it, snapshots the server,
+// stores tasks SUCCESS results of a 64-character string through workers
+// Worker sessions (round robin, under a fresh id prefix), closes them,
+// snapshots again, and deletes what it wrote. It returns the two
+// snapshots.
+func statsRun(t *testing.T, rawURL string, workers, tasks int) (before, after backends.ServerStats, sent map[string]float64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var rnd [2]byte
+	rand.Read(rnd[:])
+	prefix := "bec1e7e0-" + hex.EncodeToString(rnd[:])
+	o := backends.DefaultOptions
+	o.IDPrefix = "bec1e7e0"
+	b, err := backends.Open(ctx, rawURL, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Count what the sessions send between the snapshots: connections and
+	// statements by verb.
+	sent = map[string]float64{}
+	counting := false
+	b.(*backend).hook = func(_ uint64, cmd, stmt string) {
+		if !counting {
+			return
+		}
+		if cmd == "Connect" {
+			sent["Connections"]++
+		}
+		if f := strings.Fields(stmt); cmd == "Query" && len(f) > 0 {
+			sent["Com_"+strings.ToLower(f[0])]++
+		}
+	}
+	sr, ok := b.(backends.StatsReader)
+	if !ok {
+		t.Fatal("backend is not a StatsReader")
+	}
+	t.Cleanup(func() {
+		n, err := b.Cleanup(context.Background(), prefix)
+		if err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+		if n != int64(tasks) {
+			t.Errorf("cleanup deleted %d rows, want %d", n, tasks)
+		}
+	})
+	if before, err = sr.ServerStats(ctx); err != nil {
+		t.Fatal(err)
+	}
+	counting = true
+	ws := make([]backends.Worker, workers)
+	for i := range ws {
+		if ws[i], err = b.NewWorker(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	result := strings.Repeat("x", 64)
+	for i := range tasks {
+		m := &backends.TaskMeta{TaskID: fmt.Sprintf("%s-%04x-4000-8000-%012d", prefix, i%0x10000, i),
+			Status: backends.Success, Result: result, Children: []string{}, DateDone: time.Now()}
+		if err := ws[i%workers].StoreResult(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, w := range ws {
+		w.Close()
+	}
+	counting = false
+	if after, err = sr.ServerStats(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return before, after, sent
+}
+
+// TestServerStats stores 1000 results through 4 workers and checks what
+// the server says it did against what the sessions sent. The server may be
+// shared, so the exact checks get three attempts.
+func TestServerStats(t *testing.T) {
+	needServer(t)
+	const workers, tasks = 4, 1000
+	for attempt := 1; ; attempt++ {
+		db := scratchDB(t)
+		before, after, sent := statsRun(t, testURL(t, db).String(), workers, tasks)
+		d := backends.DiffStats(before, after)
+		per := backends.PerTask(before, after, tasks)
+		t.Logf("attempt %d: diff %v", attempt, d)
+		t.Logf("per task %v", per)
+		get := func(s backends.ServerStats, name string) float64 {
+			st, ok := s.Get(name)
+			if !ok {
+				t.Fatalf("no %s in %v", name, s)
+			}
+			return st.Value
+		}
+		// Plausible whatever else the server does.
+		if v := get(after, "table_rows"); v < tasks/2 || v > tasks*2 {
+			t.Errorf("table_rows %v, want about %d", v, tasks)
+		}
+		if v := get(per, "data+index bytes per row"); v < 64 || v > 4096 {
+			t.Errorf("data+index bytes per row %v, want 64..4096 for a 64-byte result", v)
+		}
+		if _, ok := d.Get(backends.StatServerCPU); !ok && loopback("127.0.0.1:3306") && os.Geteuid() == 0 {
+			t.Errorf("no %s from a local server, reading /proc as root", backends.StatServerCPU)
+		}
+		if v := get(d, "Com_insert"); v < tasks {
+			t.Errorf("Com_insert grew by %v, want at least %d", v, tasks)
+		}
+		if v := get(per, "bytes received per task"); v < 64 {
+			t.Errorf("bytes received per task %v, want at least the 64-byte result", v)
+		}
+		// Exact, unless someone else used the server meanwhile.
+		var off []string
+		check := func(name string, want float64) {
+			if got := get(d, name); got != want {
+				off = append(off, fmt.Sprintf("%s grew by %v, want %v", name, got, want))
+			}
+		}
+		for _, name := range []string{"Connections", "Com_select", "Com_insert", "Com_update", "Com_delete", "Com_commit", "Com_rollback"} {
+			check(name, sent[name])
+		}
+		if _, ok := d.Get("Innodb_rows_inserted"); ok {
+			check("Innodb_rows_inserted", tasks)
+		} else {
+			check("Rows_read", tasks)      // Celery's SELECT of the task's row
+			check("Handler_update", tasks) // and the UPDATE after the INSERT
+		}
+		if len(off) == 0 {
+			return
+		}
+		if attempt == 3 {
+			t.Fatalf("after %d attempts: %s", attempt, strings.Join(off, "; "))
+		}
+		t.Logf("attempt %d not exact (a shared server?): %s", attempt, strings.Join(off, "; "))
+	}
+}
+
+func TestParseProcStat(t *testing.T) {
+	v, ok := parseProcStat("3799 (mari) adbd) S 1 3798 3798 0 -1 4194560 57827 0 4 0 2171 1902 0 0 20 0 33")
+	if !ok || v != 40.73 {
+		t.Errorf("parseProcStat = %v, %v; want 40.73, true", v, ok)
+	}
+	if _, ok := parseProcStat("garbage"); ok {
+		t.Error("parseProcStat accepted garbage")
+	}
+}

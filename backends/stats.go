@@ -1,0 +1,191 @@
+package backends
+
+import "context"
+
+// A StatsReader is a Backend that can report what its server has spent:
+// memory, rows, commands, connections, CPU. It is optional; the harness
+// type-asserts for it, takes one snapshot before the measured window and one
+// after, and reports DiffStats and PerTask of the two.
+//
+// ServerStats opens a connection of its own for each call (it is not a
+// session's), and is safe for concurrent use, though two snapshots taken at
+// once see each other's traffic. A figure the server does not expose is left
+// out rather than reported as an error; the error is for a server that
+// cannot be asked at all.
+type StatsReader interface {
+	ServerStats(ctx context.Context) (ServerStats, error)
+}
+
+// StatKind says how two readings of a Stat combine.
+type StatKind uint8
+
+const (
+	// Gauge is a level at the moment of the snapshot (bytes of memory,
+	// keys, rows); a difference keeps the later reading.
+	Gauge StatKind = iota
+	// Counter only grows while the server runs (commands processed, rows
+	// read, CPU seconds); a difference subtracts.
+	Counter
+)
+
+func (k StatKind) String() string {
+	if k == Counter {
+		return "counter"
+	}
+	return "gauge"
+}
+
+// A Stat is one named figure of a server.
+type Stat struct {
+	// Name is the server's own name for the figure where it has one
+	// ("used_memory", "Innodb_rows_read"), so it can be looked up in the
+	// server's documentation, or one of the Stat* constants for figures
+	// every backend reports the same way.
+	Name string
+	// Unit is what Value counts, plural: "bytes", "keys", "rows",
+	// "commands", "connections", "statements", "s" (seconds).
+	Unit  string
+	Value float64
+	Kind  StatKind
+	// Self is how much taking one snapshot adds to a Counter (its own
+	// connection, its own commands), as far as it is known exactly. Any
+	// two snapshots of one server taken one after the other by a backend
+	// include exactly one snapshot's worth between them; DiffStats
+	// subtracts it, so a difference counts the measured traffic alone.
+	Self float64
+}
+
+// ServerStats is one snapshot of a server's figures, in the backend's order
+// (the order the formats print). It is owned by the caller.
+type ServerStats []Stat
+
+// Get returns the named figure and whether the snapshot has it.
+func (s ServerStats) Get(name string) (Stat, bool) {
+	for _, st := range s {
+		if st.Name == name {
+			return st, true
+		}
+	}
+	return Stat{}, false
+}
+
+// Names of figures that every backend reporting them reports under the same
+// name and unit, so the derivations of PerTask work across backends.
+const (
+	// StatServerCPU is the CPU time (user + system, every thread) the
+	// server process has used since it started, in seconds (Counter).
+	StatServerCPU = "server_cpu"
+)
+
+// DiffStats returns what the server did between two snapshots of it, in
+// after's order: for a Counter, after minus before minus one snapshot's own
+// cost (Stat.Self); for a Gauge, after's reading. A Counter that before
+// lacks, or that went backwards (the server restarted, or its statistics
+// were reset in between), is left out: its difference means nothing. A
+// figure that only before has is left out too.
+func DiffStats(before, after ServerStats) ServerStats {
+	out := make(ServerStats, 0, len(after))
+	for _, a := range after {
+		if a.Kind != Counter {
+			out = append(out, a)
+			continue
+		}
+		b, ok := before.Get(a.Name)
+		if !ok || a.Value < b.Value {
+			continue
+		}
+		d := a
+		d.Value = a.Value - b.Value - a.Self
+		if d.Value < 0 {
+			d.Value = 0
+		}
+		d.Self = 0
+		out = append(out, d)
+	}
+	return out
+}
+
+// PerTask derives, from two snapshots taken around a run of tasks tasks,
+// the figures that compare backends: what the server spent per task, and
+// what it keeps per stored result. Every figure is a Gauge named in words
+// with its unit ("server CPU per task", "µs"); figures whose inputs either
+// snapshot lacks are left out, and so is everything per task when tasks is
+// not positive.
+//
+//   - server CPU per task (µs): StatServerCPU.
+//   - Redis: memory per result (bytes): the growth of used_memory divided
+//     by the growth of the db's keys, so it measures what the results the
+//     run left behind cost (the after snapshot must be taken before
+//     Cleanup, and with the sessions closed, whose buffers count in
+//     used_memory); commands per task; connections per task.
+//   - MySQL/MariaDB: InnoDB rows written per task (inserted + updated +
+//     deleted) and InnoDB rows read per task, or, from a MariaDB 10.6+
+//     that does not count InnoDB's rows, rows written per task
+//     (Handler_write + _update + _delete) and rows read per task
+//     (Rows_read), which count every engine's; statements per task (the sum of
+//     Com_select, _insert, _update, _delete, _commit and _rollback), fsyncs
+//     per task,
+//     connections per task, bytes received and sent per task, and data +
+//     index bytes per row (the table's size over its row count at the
+//     after snapshot; InnoDB's row count is an estimate, and its sizes
+//     move in 16 KiB pages).
+func PerTask(before, after ServerStats, tasks int64) ServerStats {
+	d := DiffStats(before, after)
+	var out ServerStats
+	add := func(name, unit string, v float64) {
+		out = append(out, Stat{Name: name, Unit: unit, Value: v, Kind: Gauge})
+	}
+	sum := func(s ServerStats, names ...string) (float64, bool) {
+		var t float64
+		for _, n := range names {
+			st, ok := s.Get(n)
+			if !ok {
+				return 0, false
+			}
+			t += st.Value
+		}
+		return t, true
+	}
+	perTask := func(name, unit string, names ...string) {
+		if tasks <= 0 {
+			return
+		}
+		if v, ok := sum(d, names...); ok {
+			add(name, unit, v/float64(tasks))
+		}
+	}
+	if tasks > 0 {
+		if v, ok := sum(d, StatServerCPU); ok {
+			add("server CPU per task", "µs", v*1e6/float64(tasks))
+		}
+	}
+	// Redis.
+	mb, ok1 := sum(before, "used_memory")
+	ma, ok2 := sum(after, "used_memory")
+	kb, ok3 := sum(before, "keys")
+	ka, ok4 := sum(after, "keys")
+	if ok1 && ok2 && ok3 && ok4 && ka > kb {
+		add("memory per result", "bytes", (ma-mb)/(ka-kb))
+	}
+	perTask("commands per task", "commands", "total_commands_processed")
+	perTask("connections per task", "connections", "total_connections_received")
+	// MySQL / MariaDB.
+	if _, ok := d.Get("Innodb_rows_inserted"); ok {
+		perTask("InnoDB rows written per task", "rows", "Innodb_rows_inserted", "Innodb_rows_updated", "Innodb_rows_deleted")
+		perTask("InnoDB rows read per task", "rows", "Innodb_rows_read")
+	} else {
+		perTask("rows written per task", "rows", "Handler_write", "Handler_update", "Handler_delete")
+		perTask("rows read per task", "rows", "Rows_read")
+	}
+	perTask("statements per task", "statements", "Com_select", "Com_insert", "Com_update", "Com_delete", "Com_commit", "Com_rollback")
+	perTask("fsyncs per task", "fsyncs", "Innodb_data_fsyncs")
+	perTask("connections per task", "connections", "Connections")
+	perTask("bytes received per task", "bytes", "Bytes_received")
+	perTask("bytes sent per task", "bytes", "Bytes_sent")
+	if size, ok := sum(after, "data_length", "index_length"); ok {
+		if rows, ok := sum(after, "table_rows"); ok && rows > 0 {
+			add("data+index bytes per row", "bytes", size/rows)
+		}
+	}
+	return out
+}

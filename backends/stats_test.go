@@ -1,0 +1,64 @@
+package backends
+
+import "testing"
+
+func TestDiffStats(t *testing.T) {
+	before := ServerStats{
+		{Name: "mem", Unit: "bytes", Value: 100, Kind: Gauge},
+		{Name: "conns", Unit: "connections", Value: 10, Kind: Counter, Self: 1},
+		{Name: "reset", Unit: "commands", Value: 50, Kind: Counter},
+		{Name: "gone", Unit: "rows", Value: 1, Kind: Counter},
+	}
+	after := ServerStats{
+		{Name: "mem", Unit: "bytes", Value: 80, Kind: Gauge},
+		{Name: "conns", Unit: "connections", Value: 15, Kind: Counter, Self: 1},
+		{Name: "reset", Unit: "commands", Value: 3, Kind: Counter},
+		{Name: "new", Unit: "s", Value: 2, Kind: Counter},
+	}
+	d := DiffStats(before, after)
+	want := ServerStats{
+		{Name: "mem", Unit: "bytes", Value: 80, Kind: Gauge},
+		{Name: "conns", Unit: "connections", Value: 4, Kind: Counter},
+	}
+	if len(d) != len(want) {
+		t.Fatalf("DiffStats = %v, want %v", d, want)
+	}
+	for i := range want {
+		if d[i] != want[i] {
+			t.Errorf("DiffStats[%d] = %v, want %v", i, d[i], want[i])
+		}
+	}
+}
+
+func TestPerTask(t *testing.T) {
+	before := ServerStats{
+		{Name: "used_memory", Value: 1000, Kind: Gauge},
+		{Name: "keys", Value: 0, Kind: Gauge},
+		{Name: StatServerCPU, Value: 1, Kind: Counter},
+		{Name: "Connections", Value: 10, Kind: Counter, Self: 1},
+	}
+	after := ServerStats{
+		{Name: "used_memory", Value: 41000, Kind: Gauge},
+		{Name: "keys", Value: 100, Kind: Gauge},
+		{Name: StatServerCPU, Value: 1.002, Kind: Counter},
+		{Name: "Connections", Value: 61, Kind: Counter, Self: 1},
+		{Name: "table_rows", Value: 100, Kind: Gauge},
+		{Name: "data_length", Value: 16384, Kind: Gauge},
+		{Name: "index_length", Value: 16384, Kind: Gauge},
+	}
+	p := PerTask(before, after, 50)
+	for name, want := range map[string]float64{
+		"server CPU per task": 40, "memory per result": 400, "connections per task": 1, "data+index bytes per row": 327.68,
+	} {
+		st, ok := p.Get(name)
+		if !ok || st.Value < want*0.999 || st.Value > want*1.001 {
+			t.Errorf("%s = %v (present %v), want %v", name, st.Value, ok, want)
+		}
+	}
+	if _, ok := p.Get("rows read per task"); ok {
+		t.Error("rows read per task without Rows_read")
+	}
+	if p := PerTask(before, after, 0); len(p) != 2 { // memory per result and bytes per row need no task count
+		t.Errorf("PerTask with 0 tasks = %v", p)
+	}
+}
