@@ -185,7 +185,7 @@ func TestOpenLoopKnownDelay(t *testing.T) {
 	p := newDelayProxy(t, realRedis(t), delay)
 	oc := runOpen(t, "redis://"+p.addr()+"/9", workloads.RunOptions{
 		Callers: 16, Workers: 16, Duration: 3 * time.Second, Warmup: 500 * time.Millisecond, Seed: 11,
-		Rate: 20, ResultSize: 16, TaskTimeout: 10 * time.Second, PollInterval: 500 * time.Millisecond,
+		Rate: 20, ResultSizes: workloads.FixedSize(16), TaskTimeout: 10 * time.Second, PollInterval: 500 * time.Millisecond,
 	}, nil)
 	get := opOf(t, oc, backends.OpGetTaskMeta)
 	injected := p.injectedMedian()
@@ -213,7 +213,7 @@ func TestOpenLoopStall(t *testing.T) {
 	const stall = time.Second
 	oc := runOpen(t, "redis://"+p.addr()+"/9", workloads.RunOptions{
 		Callers: 2, Workers: 2, Duration: 6 * time.Second, Warmup: 500 * time.Millisecond, Seed: 12,
-		Rate: 400, ResultSize: 16, TaskTimeout: 10 * time.Second, PollInterval: 500 * time.Millisecond,
+		Rate: 400, ResultSizes: workloads.FixedSize(16), TaskTimeout: 10 * time.Second, PollInterval: 500 * time.Millisecond,
 		MaxBacklog: 5000,
 	}, func() {
 		time.Sleep(3 * time.Second)
@@ -245,7 +245,7 @@ func TestOpenLoopOverload(t *testing.T) {
 	start := time.Now()
 	oc, err := workloads.Run(ctx, meta.New(), b, workloads.RunOptions{
 		Callers: 2, Workers: 2, Duration: time.Minute, Seed: 3, Rate: 5000, MaxBacklog: 500,
-		ResultSize: 8, TaskTimeout: time.Second, PollInterval: time.Millisecond,
+		ResultSizes: workloads.FixedSize(8), TaskTimeout: time.Second, PollInterval: time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)

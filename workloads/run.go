@@ -36,7 +36,7 @@ type RunOptions struct {
 	// ResultExtended is result_extended: every write carries the task's
 	// name, args, kwargs, worker, retries and queue.
 	ResultExtended bool
-	ResultSize     int // bytes of the return value (a str)
+	ResultSizes    Sizes // bytes of each return value (a str): fixed, a range or a weighted list
 	// TaskTimeout bounds one task's wait; a task that times out counts as
 	// an error of its task-level op.
 	TaskTimeout time.Duration
@@ -188,7 +188,7 @@ func Run(ctx context.Context, w Workload, b backends.Backend, o RunOptions) (*Ou
 		}
 	}
 
-	payloads := makePayloads(o.Seed, o.ResultSize)
+	payloads := MakePayloads(o.Seed, o.ResultSizes)
 	prefix := RunPrefix(o.Seed)
 	hostname := workerHostname()
 
@@ -201,7 +201,7 @@ func Run(ctx context.Context, w Workload, b backends.Backend, o RunOptions) (*Ou
 		wk := &worker{session: s, handle: rec.Handle(), trackStarted: o.TrackStarted,
 			pid: os.Getpid() + 1 + i, hostname: hostname}
 		if o.ResultExtended {
-			wk.extended = &backends.Extended{Name: TaskName, Args: []any{o.ResultSize}, Kwargs: py.Dict{},
+			wk.extended = &backends.Extended{Name: TaskName, Args: []any{0}, Kwargs: py.Dict{},
 				Worker: hostname, Queue: "celery"}
 		}
 		go func() {
@@ -419,7 +419,7 @@ func pace(ctx context.Context, o RunOptions, start, end, measureStart time.Time,
 
 // sortOps orders ops as reports list them.
 func sortOps(ops []results.Op) []results.Op {
-	order := append([]string{OpRoundtrip, OpRoundtripUncorrected, OpTimeToObserve, OpTask}, backends.Ops()...)
+	order := append([]string{OpRoundtrip, OpRoundtripUncorrected, OpWastedPoll, OpTimeToObserve, OpTask}, backends.Ops()...)
 	rank := func(name string) int {
 		for i, n := range order {
 			if n == name {
@@ -464,21 +464,6 @@ func waitWithProgress(ctx context.Context, done <-chan struct{}, rec *results.Re
 			o.Progress(p)
 		}
 	}
-}
-
-// makePayloads returns 16 return values of size bytes, drawn from seed.
-func makePayloads(seed uint64, size int) []string {
-	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-	rng := rand.New(rand.NewPCG(seed, 0x9a7))
-	out := make([]string, 16)
-	buf := make([]byte, size)
-	for i := range out {
-		for j := range buf {
-			buf[j] = alphabet[rng.IntN(len(alphabet))]
-		}
-		out[i] = string(buf)
-	}
-	return out
 }
 
 // workerHostname is the worker name Celery uses by default: celery@<host>.

@@ -42,7 +42,7 @@ type runOpts struct {
 	duration       time.Duration
 	warmup         time.Duration
 	seed           uint64
-	resultSize     int
+	resultSizes    workloads.Sizes
 	trackStarted   bool
 	resultExtended bool
 	resultExpires  time.Duration
@@ -77,7 +77,8 @@ func newRunFlags() (*pflag.FlagSet, *runOpts) {
 	fs.DurationVarP(&o.duration, "duration", "d", 8*time.Second, "measured time per backend and level, after --warmup")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "time per backend and level run first and excluded from every figure")
 	fs.Uint64Var(&o.seed, "seed", 0, "seed for task ids and payloads; the same seed replays the same ids and payloads (0: a random seed, printed)")
-	fs.IntVar(&o.resultSize, "result-size", 64, "bytes of each task's return value (a str)")
+	o.resultSizes = workloads.FixedSize(64)
+	fs.Var(&o.resultSizes, "result-size", "bytes of each task's return value (a str): a size (64, 4KiB), a uniform range (16-1024)\nor a weighted list (64:70,4096:30)")
 	fs.BoolVar(&o.trackStarted, "track-started", false, "Celery's task_track_started: workers write STARTED before the result")
 	fs.BoolVar(&o.resultExtended, "result-extended", false, "Celery's result_extended: store the task name, args, kwargs, worker, retries and queue")
 	fs.DurationVar(&o.resultExpires, "result-expires", 24*time.Hour, "Celery's result_expires (Redis SETEX TTL); 0 means None (plain SET)")
@@ -149,8 +150,6 @@ func (o *runOpts) validate() error {
 		return usagef("--duration must be positive, got %s", o.duration)
 	case o.warmup < 0:
 		return usagef("--warmup must not be negative, got %s", o.warmup)
-	case o.resultSize < 0:
-		return usagef("--result-size must not be negative, got %d", o.resultSize)
 	case o.resultExpires < 0:
 		return usagef("--result-expires must not be negative, got %s", o.resultExpires)
 	case o.resultExpires%time.Second != 0:
@@ -184,6 +183,9 @@ func (o *runOpts) validate() error {
 	}
 	if _, err := workloads.Lookup(o.workload); err != nil {
 		return usageError{fmt.Errorf("--workload: %w", err)}
+	}
+	if c, ok := o.instances[o.workload].(workloads.Composer); ok {
+		c.UseWorkloads(func(n string) workloads.Workload { return o.instances[n] })
 	}
 	if v, ok := o.instances[o.workload].(workloads.Validator); ok {
 		if err := v.Validate(); err != nil {
@@ -224,8 +226,8 @@ func (o *runOpts) summary() string {
 	if o.tasks > 0 {
 		load = fmt.Sprintf("%d tasks after %s warm-up", o.tasks, o.warmup)
 	}
-	s := fmt.Sprintf("workload %s · %d callers · %s workers · %s · result %d B · Celery %s · seed %d",
-		o.workload, o.callers, o.workers, load, o.resultSize, o.celery, o.seed)
+	s := fmt.Sprintf("workload %s · %d callers · %s workers · %s · result %s B · Celery %s · seed %d",
+		o.workload, o.callers, o.workers, load, o.resultSizes.String(), o.celery, o.seed)
 	if o.trackStarted {
 		s += " · track_started"
 	}
@@ -326,7 +328,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	base := workloads.RunOptions{
 		Callers: o.callers, Tasks: o.tasks, Duration: o.duration, Warmup: o.warmup,
-		PollInterval: o.pollInterval, TrackStarted: o.trackStarted, ResultExtended: o.resultExtended, ResultSize: o.resultSize,
+		PollInterval: o.pollInterval, TrackStarted: o.trackStarted, ResultExtended: o.resultExtended, ResultSizes: o.resultSizes,
 		TaskTimeout: o.taskTimeout, ProgressEvery: o.progressEvery, Poisson: o.arrivals == "poisson", MaxBacklog: o.maxBacklog,
 	}
 	// One measurement per repetition, level and backend, interleaved so

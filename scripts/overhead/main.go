@@ -113,7 +113,7 @@ func benchRate(ctx context.Context, url string, conc int, dur time.Duration, see
 	meta, _ := workloads.Lookup("roundtrip")
 	oc, err := workloads.Run(ctx, meta.New(), b, workloads.RunOptions{
 		Callers: conc, Workers: conc, Duration: dur, Warmup: time.Second, Seed: seed,
-		PollInterval: 500 * time.Millisecond, ResultSize: 64, TaskTimeout: time.Minute,
+		PollInterval: 500 * time.Millisecond, ResultSizes: workloads.FixedSize(64), TaskTimeout: time.Minute,
 	})
 	if err != nil {
 		return 0, err
