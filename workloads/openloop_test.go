@@ -173,7 +173,7 @@ func opOf(t *testing.T, oc *workloads.Outcome, name string) results.Summary {
 }
 
 // TestOpenLoopKnownDelay runs an open loop through a proxy that delays every
-// server reply by 50 ms: one GET (get_task_meta) must then take what the
+// server reply by 100 ms: one GET (get_task_meta) must then take what the
 // proxy injected (its timers' overshoot included) to within 2%, and at a
 // rate the callers easily sustain the corrected roundtrip must equal the
 // uncorrected one within 2%.
@@ -181,11 +181,11 @@ func TestOpenLoopKnownDelay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for seconds")
 	}
-	const delay = 50 * time.Millisecond
+	const delay = 100 * time.Millisecond
 	p := newDelayProxy(t, realRedis(t), delay)
 	oc := runOpen(t, "redis://"+p.addr()+"/9", workloads.RunOptions{
 		Callers: 16, Workers: 16, Duration: 3 * time.Second, Warmup: 500 * time.Millisecond, Seed: 11,
-		Rate: 20, ResultSizes: workloads.FixedSize(16), TaskTimeout: 10 * time.Second, PollInterval: 500 * time.Millisecond,
+		Rate: 10, ResultSizes: workloads.FixedSize(16), TaskTimeout: 10 * time.Second, PollInterval: 500 * time.Millisecond,
 	}, nil)
 	get := opOf(t, oc, backends.OpGetTaskMeta)
 	injected := p.injectedMedian()
