@@ -25,5 +25,6 @@ const (
 
 // Ops lists the operation names in report order.
 func Ops() []string {
-	return []string{OpStoreResult, OpOnTaskCall, OpGetTaskMeta, OpDrainEvents, OpRemovePendingResult, OpForget}
+	return append([]string{OpStoreResult, OpOnTaskCall, OpGetTaskMeta, OpDrainEvents, OpRemovePendingResult, OpForget},
+		GroupOps()...)
 }

@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/spf13/pflag"
 
-	"github.com/celery-bench/bench/backends"
 	"github.com/celery-bench/bench/backends/py"
 )
 
@@ -116,41 +114,7 @@ func (w *failure) Call(ctx context.Context, c *Caller) error {
 	if err := w.configure(c, t); err != nil {
 		return err
 	}
-	return waitRoundtrip(ctx, c, t)
-}
-
-// waitRoundtrip is roundtrip's lifecycle for t (on_task_call, dispatch,
-// get(propagate=False), release), where the expected final state is
-// FAILURE when t.Fail is set and SUCCESS otherwise.
-func waitRoundtrip(ctx context.Context, c *Caller, t *Task) error {
-	s := c.Session
-	err := s.OnTaskCall(ctx, t.ID)
-	if err == nil {
-		err = c.Dispatch(ctx, t)
-	}
-	var st backends.State
-	if err == nil {
-		wctx, cancel := ctx, context.CancelFunc(func() {})
-		if c.TaskTimeout > 0 {
-			wctx, cancel = context.WithTimeout(ctx, c.TaskTimeout)
-		}
-		st, err = s.WaitFor(wctx, t.ID, c.PollInterval)
-		cancel()
-	}
-	now := time.Now()
-	want := backends.Success
-	if t.Fail != nil {
-		want = backends.Failure
-	}
-	if err == nil && st != want {
-		err = fmt.Errorf("task ended in %s, want %s", st, want)
-	}
-	c.Handle.Observe(OpRoundtrip, t.Sent, now.Sub(t.Sent), err)
-	if err == nil {
-		c.Observed(t, now)
-	}
-	s.Release(ctx, t.ID) // its errors are recorded by the session
-	return nil           // a failed task is recorded, not fatal to the run
+	return awaitTask(ctx, c, t, getResult)
 }
 
 // record returns the exception's record as Celery's JSON result

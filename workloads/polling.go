@@ -3,7 +3,6 @@ package workloads
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/celery-bench/bench/backends"
@@ -40,32 +39,7 @@ type polling struct{}
 func (polling) PrimaryOp() string { return OpRoundtrip }
 
 func (polling) Call(ctx context.Context, c *Caller) error {
-	t := c.NewTask()
-	s := c.Session
-	err := s.OnTaskCall(ctx, t.ID)
-	if err == nil {
-		err = c.Dispatch(ctx, t)
-	}
-	var st backends.State
-	if err == nil {
-		st, err = pollReady(ctx, c, t.ID)
-	}
-	now := time.Now()
-	want := backends.Success
-	if t.Fail != nil {
-		want = backends.Failure
-	}
-	if err == nil && st != want {
-		err = fmt.Errorf("task ended in %s, want %s", st, want)
-	}
-	c.Handle.Observe(OpRoundtrip, t.Sent, now.Sub(t.Sent), err)
-	if err == nil {
-		c.Observed(t, now)
-		// ready() saw a READY state: on_ready → remove_pending_result.
-		s.Release(ctx, t.ID)
-	}
-	s.Release(ctx, t.ID) // AsyncResult.__del__; errors are recorded by the session
-	return nil
+	return awaitTask(ctx, c, c.NewTask(), pollReady)
 }
 
 // errPollTimeout ends a poll loop that outlived --task-timeout.
@@ -91,6 +65,8 @@ func pollReady(ctx context.Context, c *Caller, taskID string) (backends.State, e
 			return "", err
 		}
 		if m.Status.Ready() {
+			// ready() saw a READY state: on_ready → remove_pending_result.
+			c.Session.Release(ctx, taskID)
 			return m.Status, nil
 		}
 		c.Handle.Observe(OpWastedPoll, start, time.Since(start), nil)

@@ -47,5 +47,5 @@ func (w *progress) PrimaryOp() string { return OpRoundtrip }
 func (w *progress) Call(ctx context.Context, c *Caller) error {
 	t := c.NewTask()
 	t.Progress = w.updates
-	return waitRoundtrip(ctx, c, t)
+	return awaitTask(ctx, c, t, getResult)
 }

@@ -24,7 +24,30 @@ type roundtrip struct{}
 func (roundtrip) PrimaryOp() string { return OpRoundtrip }
 
 func (roundtrip) Call(ctx context.Context, c *Caller) error {
-	t := c.NewTask()
+	return awaitTask(ctx, c, c.NewTask(), getResult)
+}
+
+// A waitFunc waits, as one Celery caller pattern does, until the task is in
+// a ready state and returns it.
+type waitFunc func(ctx context.Context, c *Caller, taskID string) (backends.State, error)
+
+// getResult waits as AsyncResult.get() does, within --task-timeout.
+func getResult(ctx context.Context, c *Caller, taskID string) (backends.State, error) {
+	if c.TaskTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.TaskTimeout)
+		defer cancel()
+	}
+	return c.Session.WaitFor(ctx, taskID, c.PollInterval)
+}
+
+// awaitTask runs one task's lifecycle from the caller's side: on_task_call,
+// dispatch, wait, then the AsyncResult's release. It records the roundtrip
+// (and in an open loop its uncorrected twin) with an error when the wait
+// failed or the task ended in another state than expected: FAILURE when
+// t.Fail is set, SUCCESS otherwise. A failed task is recorded, not fatal to
+// the run, so it always returns nil.
+func awaitTask(ctx context.Context, c *Caller, t *Task, wait waitFunc) error {
 	s := c.Session
 	err := s.OnTaskCall(ctx, t.ID)
 	if err == nil {
@@ -32,16 +55,15 @@ func (roundtrip) Call(ctx context.Context, c *Caller) error {
 	}
 	var st backends.State
 	if err == nil {
-		wctx, cancel := ctx, context.CancelFunc(func() {})
-		if c.TaskTimeout > 0 {
-			wctx, cancel = context.WithTimeout(ctx, c.TaskTimeout)
-		}
-		st, err = s.WaitFor(wctx, t.ID, c.PollInterval)
-		cancel()
+		st, err = wait(ctx, c, t.ID)
 	}
 	now := time.Now()
-	if err == nil && st != backends.Success {
-		err = fmt.Errorf("task ended in %s, want SUCCESS", st)
+	want := backends.Success
+	if t.Fail != nil {
+		want = backends.Failure
+	}
+	if err == nil && st != want {
+		err = fmt.Errorf("task ended in %s, want %s", st, want)
 	}
 	c.Handle.Observe(OpRoundtrip, t.Sent, now.Sub(t.Sent), err)
 	if c.OpenLoop() {
@@ -50,6 +72,6 @@ func (roundtrip) Call(ctx context.Context, c *Caller) error {
 	if err == nil {
 		c.Observed(t, now)
 	}
-	s.Release(ctx, t.ID) // its errors are recorded by the session
-	return nil           // a failed task is recorded, not fatal to the run
+	s.Release(ctx, t.ID) // AsyncResult.__del__; its errors are recorded by the session
+	return nil
 }

@@ -1,0 +1,410 @@
+package mysql
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/celery-bench/bench/backends"
+	"github.com/celery-bench/bench/workloads"
+)
+
+// opStatements returns, per connection in order of appearance, the
+// statements sent after the connection's setup (SET AUTOCOMMIT, SET NAMES
+// and, where sent, the dialect probes).
+func opStatements(b *backend, evs []event) [][]string {
+	var order []int
+	byConn := map[int][]string{}
+	for _, e := range evs {
+		if e.cmd != "Query" {
+			continue
+		}
+		if _, ok := byConn[e.conn]; !ok {
+			order = append(order, e.conn)
+			byConn[e.conn] = []string{}
+		}
+		byConn[e.conn] = append(byConn[e.conn], e.stmt)
+	}
+	var out [][]string
+	for _, c := range order {
+		s := byConn[c]
+		if len(s) >= 2 && s[0] == stmtAutocommit && s[1] == b.setNames {
+			s = s[2:]
+			if len(s) >= len(b.dialect.probes) && equalStrings(s[:len(b.dialect.probes)], b.dialect.probes) {
+				s = s[len(b.dialect.probes):]
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// queries returns the statements of evs.
+func queries(evs []event) []string {
+	var out []string
+	for _, e := range evs {
+		if e.cmd == "Query" {
+			out = append(out, e.stmt)
+		}
+	}
+	return out
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestGroupSaveSQL checks GroupResult.save/restore/delete against §2.7:
+// each a NullPool operation of the caller with, after the connection's
+// setup, nextval + INSERT + COMMIT + ROLLBACK (MariaDB; MySQL has no
+// nextval); SELECT … LIMIT 1 + ROLLBACK + ROLLBACK; DELETE + COMMIT +
+// ROLLBACK; and the pickled GroupResult's size near Celery's (263 B for 3
+// members).
+func TestGroupSaveSQL(t *testing.T) {
+	for _, v := range backends.Versions() {
+		t.Run("celery"+v.String(), func(t *testing.T) {
+			db := scratchDB(t)
+			ctx := context.Background()
+			b := openTest(t, db, testOptions(v))
+			if err := b.Prepare(ctx); err != nil {
+				t.Fatal(err)
+			}
+			cs, err := b.NewCaller(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cs.Close()
+			c := cs.(*caller)
+			if _, err := c.GetTaskMeta(ctx, "g-warm"); err != nil { // create_all, once
+				t.Fatal(err)
+			}
+			rec := record(b)
+			gid := "g-0000-4000-8000-000000000100"
+			ids := []string{"g-0000-4000-8000-000000000000", "g-0000-4000-8000-000000000001", "g-0000-4000-8000-000000000002"}
+			if err := c.SaveGroup(ctx, gid, ids); err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.RestoreGroup(ctx, gid)
+			if err != nil || len(got) != 3 || got[2] != ids[2] {
+				t.Fatalf("restore: %v, %v", got, err)
+			}
+			if err := c.DeleteGroup(ctx, gid); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := c.RestoreGroup(ctx, gid); err != nil || got != nil {
+				t.Fatalf("restore after delete: %v, %v", got, err)
+			}
+			ops := opStatements(b, rec.takeEvents())
+			if len(ops) != 4 {
+				t.Fatalf("%d connections, want 4 (one per operation): %q", len(ops), ops)
+			}
+			sel := selectGroupPrefix + "'" + gid + "'" + selectGroupSuffix
+			insert := "INSERT INTO celery_tasksetmeta (taskset_id, result, date_done) VALUES ('" + gid + "', '\x80\x05"
+			wantSave := []string{insert, stmtCommit, stmtRollback}
+			if b.dialect.sequences {
+				insert = "INSERT INTO celery_tasksetmeta (id, taskset_id, result, date_done) VALUES ("
+				wantSave = []string{stmtNextvalTaskset, insert, stmtCommit, stmtRollback}
+			}
+			if len(ops[0]) != len(wantSave) {
+				t.Fatalf("save: %q", ops[0])
+			}
+			for i, w := range wantSave {
+				if !strings.HasPrefix(ops[0][i], w) {
+					t.Errorf("save statement %d: %q, want %q…", i, ops[0][i], w)
+				}
+			}
+			want := [][]string{
+				{sel, stmtRollback, stmtRollback},
+				{deleteGroupPrefix + "'" + gid + "'", stmtCommit, stmtRollback},
+				{sel, stmtRollback, stmtRollback},
+			}
+			for i, w := range want {
+				if !equalStrings(ops[i+1], w) {
+					t.Errorf("operation %d: %q\nwant %q", i+2, ops[i+1], w)
+				}
+			}
+			p, err := groupPickle(gid, ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p) < 200 || len(p) > 330 {
+				t.Errorf("pickled group of 3: %d B, want about 263", len(p))
+			}
+			t.Logf("pickled group of 3: %d B (Celery: about 263)", len(p))
+		})
+	}
+}
+
+// TestChordUnlockSQL checks chord_unlock's runs against §2.8 and row L: on
+// the worker-style connection, per member SELECT + ROLLBACK + ROLLBACK up to
+// the first unready one; nothing stored.
+func TestChordUnlockSQL(t *testing.T) {
+	for _, v := range backends.Versions() {
+		t.Run("celery"+v.String(), func(t *testing.T) {
+			db := scratchDB(t)
+			ctx := context.Background()
+			b := openTest(t, db, testOptions(v))
+			if err := b.Prepare(ctx); err != nil {
+				t.Fatal(err)
+			}
+			w, err := b.NewWorker(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			cs, err := b.NewCaller(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cs.Close()
+			ids := []string{"g-0000-4000-8000-000000000000", "g-0000-4000-8000-000000000001", "g-0000-4000-8000-000000000002"}
+			for _, id := range ids[:2] {
+				if err := w.StoreResult(ctx, success(id, 2)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			u, err := backends.OpenChordUnlocker(ctx, cs, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer u.Close()
+			rec := record(b)
+			member := func(id string) []string {
+				return []string{selectTaskPrefix(false) + "'" + id + "'", stmtRollback, stmtRollback}
+			}
+			var want []string
+			ready, err := u.ChordUnlock(ctx, []string{ids[0], ids[2], ids[1]})
+			if err != nil || ready {
+				t.Fatalf("run 1: ready %v, %v; want not ready", ready, err)
+			}
+			if !b.createAtSetup() { // a 5.2 child's first operation checks the tables (row E)
+				want = append(want, b.hasTable[0], b.hasTable[1], stmtCommit, stmtRollback)
+			}
+			want = append(append(want, member(ids[0])...), member(ids[2])...) // stops at the unready one
+			if got := queries(rec.takeEvents()); !equalStrings(got, want) {
+				t.Errorf("run 1:\n%q\nwant\n%q", got, want)
+			}
+			if err := w.StoreResult(ctx, success(ids[2], 2)); err != nil {
+				t.Fatal(err)
+			}
+			rec.take()
+			ready, err = u.ChordUnlock(ctx, ids)
+			if err != nil || !ready {
+				t.Fatalf("run 2: ready %v, %v; want ready", ready, err)
+			}
+			stmts := queries(rec.takeEvents())
+			want = nil
+			for _, id := range ids {
+				want = append(want, member(id)...)
+			}
+			if !equalStrings(stmts, want) {
+				t.Errorf("run 2:\n%q\nwant\n%q", stmts, want)
+			}
+		})
+	}
+}
+
+// TestCleanupExpiredSQL checks backend_cleanup against §2.9: one
+// transaction of two DELETEs by date_done, COMMIT, ROLLBACK, deleting
+// exactly the rows done before the cutoff (the pre-filled ones and an old
+// group), and neither the fresh results nor those without date_done.
+func TestCleanupExpiredSQL(t *testing.T) {
+	for _, v := range backends.Versions() {
+		t.Run("celery"+v.String(), func(t *testing.T) {
+			db := scratchDB(t)
+			ctx := context.Background()
+			b := openTest(t, db, testOptions(v))
+			if err := b.Prepare(ctx); err != nil {
+				t.Fatal(err)
+			}
+			w, err := b.NewWorker(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			for i, id := range []string{"g-fresh-1", "g-fresh-2", "g-fresh-3"} {
+				if err := w.StoreResult(ctx, success(id, i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.StoreResult(ctx, meta("g-started", backends.Started, nil)); err != nil {
+				t.Fatal(err)
+			}
+			old := time.Now().Add(-48 * time.Hour)
+			n, err := b.FillExpired(ctx, "g-0000-8000-", 2500, old)
+			if err != nil || n != 2500 {
+				t.Fatalf("FillExpired: %d, %v", n, err)
+			}
+			adminExec(t, "INSERT INTO `"+db+"`.celery_tasksetmeta (id, taskset_id, result, date_done) VALUES (999, 'g-oldgroup', NULL, '2000-01-01 00:00:00')")
+			cs, err := b.NewCaller(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cs.Close()
+			var obs []string
+			c := cs.(*caller)
+			c.obs = backends.ObserverFunc(func(op string, _ time.Time, _ time.Duration, err error) {
+				if err == nil {
+					obs = append(obs, op)
+				}
+			})
+			rec := record(b)
+			cutoff := time.Now().Add(-24 * time.Hour).Truncate(time.Microsecond)
+			deleted, err := c.CleanupExpired(ctx, cutoff)
+			if err != nil || deleted != 2501 {
+				t.Fatalf("CleanupExpired: %d, %v; want 2501", deleted, err)
+			}
+			if len(obs) != 1 || obs[0] != backends.OpBackendCleanup {
+				t.Errorf("observations %v", obs)
+			}
+			date := string(appendDate(nil, cutoff))
+			want := []string{
+				"DELETE FROM celery_taskmeta WHERE celery_taskmeta.date_done < " + date,
+				"DELETE FROM celery_tasksetmeta WHERE celery_tasksetmeta.date_done < " + date,
+				stmtCommit, stmtRollback,
+			}
+			ops := opStatements(b, rec.takeEvents())
+			if len(ops) != 1 || !equalStrings(ops[0], want) {
+				t.Errorf("statements %q\nwant %q", ops, want)
+			}
+			if got := queryString(t, db, "SELECT COUNT(*) FROM celery_taskmeta"); got != "4" {
+				t.Errorf("%s results left, want the 4 fresh or unfinished ones", got)
+			}
+			if got := queryString(t, db, "SELECT COUNT(*) FROM celery_tasksetmeta"); got != "0" {
+				t.Errorf("%s groups left, want 0", got)
+			}
+		})
+	}
+}
+
+// TestWorkloadChordSQL runs the chord workload (N=5) on MariaDB/MySQL and
+// checks row L: the worker's 6 stores (5 header + body) of 6 statements
+// (5 with MySQL), no chord statements on the worker, and chord_unlock's
+// runs of SELECT + ROLLBACK + ROLLBACK per member on its own connection,
+// the last run reading all 5.
+func TestWorkloadChordSQL(t *testing.T) {
+	db := scratchDB(t)
+	ctx := context.Background()
+	seed := uint64(time.Now().UnixNano())
+	// 5.6 runs create_all on a connection of its own, so the pooled
+	// connections carry only the operations.
+	o := testOptions(backends.Celery56)
+	o.IDPrefix = workloads.RunPrefix(seed)
+	b := openTest(t, db, o)
+	if err := b.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec := record(b)
+	m, err := workloads.Lookup("chord")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wl := m.New()
+	oc, err := workloads.Run(ctx, wl, b, workloads.RunOptions{Callers: 1, Workers: 1, Tasks: 1, Seed: seed,
+		PollInterval: 500 * time.Millisecond, TaskTimeout: 10 * time.Second, ResultSizes: workloads.FixedSize(8)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cl, ok := wl.(interface{ Close() error }); ok {
+		cl.Close()
+	}
+	for _, op := range oc.Ops {
+		if op.Errors > 0 {
+			t.Errorf("op %s: %d errors: %v", op.Name, op.Errors, op.ErrorSamples)
+		}
+	}
+	perStore := 6
+	if !b.dialect.sequences {
+		perStore = 5
+	}
+	var worker, unlock []string
+	polls := 0
+	for _, s := range opStatements(b, rec.takeEvents()) {
+		inserts, selects := 0, 0
+		for _, q := range s {
+			if strings.HasPrefix(q, "INSERT INTO celery_taskmeta") {
+				inserts++
+			}
+			if strings.HasPrefix(q, selectTaskPrefix(false)) {
+				selects++
+			}
+		}
+		switch {
+		case inserts > 0:
+			worker = s
+		case selects > 1:
+			unlock = s
+		case selects == 1:
+			polls++
+		}
+	}
+	if len(worker) != 6*perStore {
+		t.Errorf("worker: %d statements, want %d: %q", len(worker), 6*perStore, worker)
+	}
+	if len(unlock) == 0 || len(unlock)%3 != 0 || len(unlock) < 15 {
+		t.Errorf("chord_unlock: %d statements, want runs of SELECT+ROLLBACK+ROLLBACK, the last of 5 members: %q", len(unlock), unlock)
+	}
+	t.Logf("chord N=5 on %s: worker %d statements; chord_unlock %d statements (%d member reads); caller %d polls, one connection each",
+		b.dialect.product(), len(worker), len(unlock), len(unlock)/3, polls)
+}
+
+// TestWorkloadGroupSQL runs the group workload (N=5) and checks §2.7: the
+// worker's 5 stores of 6 statements (5 on MySQL), nothing group-level on
+// the worker, and the caller joining member by member, each poll a
+// connection of its own with one SELECT.
+func TestWorkloadGroupSQL(t *testing.T) {
+	db := scratchDB(t)
+	ctx := context.Background()
+	seed := uint64(time.Now().UnixNano())
+	o := testOptions(backends.Celery56)
+	o.IDPrefix = workloads.RunPrefix(seed)
+	b := openTest(t, db, o)
+	if err := b.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec := record(b)
+	m, err := workloads.Lookup("group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc, err := workloads.Run(ctx, m.New(), b, workloads.RunOptions{Callers: 1, Workers: 1, Tasks: 1, Seed: seed,
+		PollInterval: 100 * time.Millisecond, TaskTimeout: 10 * time.Second, ResultSizes: workloads.FixedSize(8)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range oc.Ops {
+		if op.Errors > 0 {
+			t.Errorf("op %s: %d errors: %v", op.Name, op.Errors, op.ErrorSamples)
+		}
+	}
+	perStore := 6
+	if !b.dialect.sequences {
+		perStore = 5
+	}
+	var worker []string
+	polls := 0
+	for _, s := range opStatements(b, rec.takeEvents()) {
+		switch {
+		case len(s) > 0 && strings.HasPrefix(s[0], selectTaskPrefix(false)) && len(s) == 3:
+			polls++ // SELECT, ROLLBACK, ROLLBACK on a new connection
+		case len(s) > 3 && strings.Contains(strings.Join(s, "\n"), "INSERT INTO celery_taskmeta"):
+			worker = s
+		}
+	}
+	if len(worker) != 5*perStore {
+		t.Errorf("worker: %d statements, want %d", len(worker), 5*perStore)
+	}
+	if polls < 5 {
+		t.Errorf("%d caller polls, want at least one per member", polls)
+	}
+	t.Logf("group N=5 on %s: worker %d statements; caller %d polls of 1 connection + 11 statements each", b.dialect.product(), len(worker), polls)
+}

@@ -1,0 +1,146 @@
+package workloads
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/celery-bench/bench/backends"
+)
+
+func init() {
+	Register(Meta{
+		Name: "cleanup",
+		Description: "celery.backend_cleanup (one DELETE of every result older than result_expires) on a table " +
+			"pre-filled with --expired-results old rows, during roundtrip load; Redis has none (keys expire)",
+		New: func() Workload { return &cleanup{expired: DefaultExpiredResults, after: DefaultCleanupAfter} },
+	})
+}
+
+// OpRoundtripDuringCleanup is a roundtrip that overlapped the
+// backend_cleanup transaction; the others stay OpRoundtrip, the baseline.
+const OpRoundtripDuringCleanup = "roundtrip_during_cleanup"
+
+// Defaults of the cleanup flags.
+const (
+	DefaultExpiredResults = 100000
+	DefaultCleanupAfter   = 2 * time.Second
+	// cleanupExpires is result_expires (1 day): backend_cleanup deletes
+	// what was done before now minus it; the pre-filled rows were done
+	// twice that long ago.
+	cleanupExpires = 24 * time.Hour
+)
+
+// cleanup measures Celery's daily backend_cleanup against live traffic.
+// The first caller fills the result table with --expired-results finished
+// rows dated two days back (set-up: every caller waits for it, and it is
+// not measured; give it a --warmup); then all callers run
+// task.delay().get() roundtrips, and --cleanup-after later one caller runs
+// the cleanup once (OpBackendCleanup, reported by the backend). Roundtrips
+// that overlap it are recorded as OpRoundtripDuringCleanup, so their p99
+// can be read against OpRoundtrip's.
+//
+// Backends whose results expire by themselves (Redis: SETEX) have no
+// cleanup task; there the workload runs plain roundtrips and reports no
+// backend_cleanup and no roundtrip_during_cleanup.
+//
+// Note: Celery runs the cleanup in a worker child on its pooled
+// connection; bench runs it on a connection of its own, so it does not
+// take a worker slot.
+type cleanup struct {
+	expired int
+	after   time.Duration
+
+	once    sync.Once
+	fillErr error
+	readyAt time.Time
+	leader  atomic.Bool  // a caller has taken the cleanup
+	gen     atomic.Int64 // odd while the cleanup runs
+}
+
+func (w *cleanup) Flags() *pflag.FlagSet {
+	fs := pflag.NewFlagSet("cleanup", pflag.ContinueOnError)
+	fs.IntVar(&w.expired, "expired-results", DefaultExpiredResults, "expired rows to pre-fill before backend_cleanup runs (workload cleanup)")
+	fs.DurationVar(&w.after, "cleanup-after", DefaultCleanupAfter, "roundtrip time before backend_cleanup runs, the baseline (workload cleanup)")
+	return fs
+}
+
+func (w *cleanup) Validate() error {
+	if w.expired < 0 {
+		return fmt.Errorf("--expired-results must not be negative, not %d", w.expired)
+	}
+	if w.after < 0 {
+		return fmt.Errorf("--cleanup-after must not be negative, not %v", w.after)
+	}
+	return nil
+}
+
+func (w *cleanup) PrimaryOp() string { return OpRoundtrip }
+
+// expiredIDPrefix is the start of the pre-filled ids: the run's prefix and
+// a third group of 0000, which no task id (4xxx, uuid4) has.
+func expiredIDPrefix(c *Caller) string { return c.ids.prefix + "-0000-8000-" }
+
+func (w *cleanup) Call(ctx context.Context, c *Caller) error {
+	cl, ok := backends.AsExpiredCleaner(c.Session)
+	w.once.Do(func() {
+		if ok && w.expired > 0 {
+			_, w.fillErr = cl.FillExpired(ctx, expiredIDPrefix(c), w.expired, time.Now().Add(-2*cleanupExpires))
+		}
+		w.readyAt = time.Now()
+	})
+	if w.fillErr != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("cleanup: filling %d expired results: %w", w.expired, w.fillErr)
+	}
+	if ok && time.Since(w.readyAt) >= w.after && w.leader.CompareAndSwap(false, true) {
+		w.gen.Add(1)
+		cl.CleanupExpired(ctx, time.Now().Add(-cleanupExpires)) // recorded by the backend
+		w.gen.Add(1)
+		return nil
+	}
+	g0 := w.gen.Load()
+	t, st, err := roundtripOnce(ctx, c)
+	now := time.Now()
+	op := OpRoundtrip
+	if g1 := w.gen.Load(); g0%2 == 1 || g1 != g0 {
+		op = OpRoundtripDuringCleanup
+	}
+	c.Handle.Observe(op, t.Sent, now.Sub(t.Sent), roundtripErr(st, err))
+	if err == nil && st == backends.Success {
+		c.Observed(t, now)
+	}
+	c.Session.Release(ctx, t.ID)
+	return nil
+}
+
+// roundtripOnce is the roundtrip workload's task.delay(...).get() without
+// its recording.
+func roundtripOnce(ctx context.Context, c *Caller) (*Task, backends.State, error) {
+	t := c.NewTask()
+	s := c.Session
+	err := s.OnTaskCall(ctx, t.ID)
+	if err == nil {
+		err = c.Dispatch(ctx, t)
+	}
+	var st backends.State
+	if err == nil {
+		wctx, cancel := withTaskTimeout(ctx, c)
+		st, err = s.WaitFor(wctx, t.ID, c.PollInterval)
+		cancel()
+	}
+	return t, st, err
+}
+
+func roundtripErr(st backends.State, err error) error {
+	if err == nil && st != backends.Success {
+		return fmt.Errorf("task ended in %s, want SUCCESS", st)
+	}
+	return err
+}
