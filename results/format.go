@@ -99,7 +99,7 @@ func WriteText(w io.Writer, r *Run) error {
 			rows = append(rows, append([]string{n}, row(res, n)...))
 		}
 		writeTable(&b, rows)
-		WriteStatsText(&b, res.Stats)
+		WriteStatsText(&b, perTask(res.Stats)) // totals are in the json run file
 		writeNotes(&b, res)
 	}
 	if len(r.Findings) > 0 {
@@ -133,6 +133,17 @@ func writeTable(b *strings.Builder, rows [][]string) {
 		}
 		b.WriteString("\n")
 	}
+}
+
+// perTask returns the derived per-task figures of s.
+func perTask(s ServerStats) ServerStats {
+	var out ServerStats
+	for _, st := range s {
+		if st.PerTask {
+			out = append(out, st)
+		}
+	}
+	return out
 }
 
 func level(res *Result) string {

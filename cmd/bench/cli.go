@@ -37,6 +37,8 @@ Usage:
   bench report FILE [flags]   render a saved run file (bench run --format json -o FILE) again
   bench list                  list the backends and workloads
   bench inspect URL ID...     decode and print what a backend holds for task ids
+  bench compare BASE HEAD     compare two run files: significant changes, --fail-on gates
+  bench merge A B... -o ALL   combine run files taken at the same time on several machines
   bench help [COMMAND]        show help
 
 Run "bench run --help" for every flag of a run.
@@ -59,6 +61,10 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = listCmd(rest, stdout)
 	case "inspect":
 		err = inspectCmd(ctx, rest, stdout)
+	case "compare":
+		err = compareCmd(rest, stdout)
+	case "merge":
+		err = mergeCmd(rest, stdout)
 	case "help":
 		err = helpCmd(rest, stdout)
 	default:
@@ -94,6 +100,8 @@ func helpCmd(args []string, stdout io.Writer) error {
 		fs.SetOutput(stdout)
 		fs.Usage()
 		return nil
+	case "compare", "merge":
+		return subcommandHelp(args[0], stdout)
 	case "inspect":
 		fs, _ := newInspectFlags()
 		fs.SetOutput(stdout)

@@ -52,6 +52,7 @@ type runOpts struct {
 	format         string
 	output         string
 	keep           bool
+	hdrLog         string
 	force          bool
 	connectTimeout time.Duration
 	taskTimeout    time.Duration
@@ -87,6 +88,7 @@ func newRunFlags() (*pflag.FlagSet, *runOpts) {
 	fs.StringVar(&o.celery, "celery", backends.DefaultVersion.String(), "Celery line whose wire format is produced: "+versionList())
 	fs.StringVar(&o.format, "format", "text", "output format: "+strings.Join(results.Formats(), ", ")+" (json is the run file \"bench report\" reads)")
 	fs.StringVarP(&o.output, "output", "o", "", "write the output to this file instead of stdout; an existing file is never overwritten")
+	fs.StringVar(&o.hdrLog, "hdr-log", "", "also write every operation's histogram as an HdrHistogram V2 interval log to this file\n(tagged backend=/workload=/op=/rep=; readable by HdrHistogram's own tools); never overwrites")
 	fs.BoolVar(&o.keep, "keep", false, "leave the results bench wrote in the backends for inspection instead of deleting them")
 	fs.BoolVar(&o.force, "force", false, "run even against a target that holds Celery results bench did not write")
 	fs.DurationVar(&o.connectTimeout, "connect-timeout", 5*time.Second, "time allowed to connect to each backend")
@@ -275,6 +277,18 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		defer f.Close()
 		out = f
 	}
+	var hdrLog *os.File
+	if o.hdrLog != "" {
+		f, err := os.OpenFile(o.hdrLog, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, os.ErrExist) {
+			return usagef("--hdr-log %s already exists; choose another name or remove it", o.hdrLog)
+		}
+		if err != nil {
+			return usageError{err}
+		}
+		defer f.Close()
+		hdrLog = f
+	}
 	if o.seed == 0 {
 		o.seed = rand.Uint64()
 	}
@@ -370,6 +384,11 @@ loop:
 		if err := format(out, run); err != nil {
 			return err
 		}
+		if hdrLog != nil {
+			if err := results.WriteHDRLog(hdrLog, run); err != nil {
+				return fmt.Errorf("--hdr-log: %w", err)
+			}
+		}
 	}
 	return runErr
 }
@@ -402,7 +421,7 @@ func (m *measurer) measure(b backends.Backend, url string, servers []*server, i 
 	// What the server pays: its counters at the window's start and end.
 	var before, after backends.ServerStats
 	sr, hasStats := b.(backends.StatsReader)
-	if hasStats {
+	if hasStats && !(i < len(servers) && servers[i].embedded != nil) { // a stand-in's counters mean nothing
 		snap := func(into *backends.ServerStats) func() {
 			return func() {
 				sctx, cancel := context.WithTimeout(m.ctx, 5*time.Second)

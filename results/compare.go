@@ -1,0 +1,817 @@
+package results
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/perf/benchmath"
+)
+
+// Defaults of Compare.
+const (
+	DefaultAlpha      = 0.05 // significance level of the Mann–Whitney U test
+	DefaultConfidence = 0.95 // level of the confidence interval of each median
+)
+
+// DefaultCompareMetrics are the metrics Compare reports when
+// CompareOptions.Metrics is empty.
+var DefaultCompareMetrics = []string{"throughput", "p50", "p99", "p99.9"}
+
+// CompareFormats lists the output formats of a Comparison.
+var CompareFormats = []string{"text", "markdown", "json"}
+
+// A metric is one figure taken from each repetition of an op.
+type metric struct {
+	name   string
+	unit   string // "ops/s" or "ns"
+	higher bool   // higher values are better
+	// value is the figure of one repetition; ok is false when the
+	// repetition has none (a latency of an op that never succeeded).
+	value func(o *Op, elapsed time.Duration) (v float64, ok bool)
+}
+
+func percentile(p float64) func(*Op, time.Duration) (float64, bool) {
+	return func(o *Op, _ time.Duration) (float64, bool) {
+		if o.Count() == 0 {
+			return 0, false
+		}
+		return float64(o.Latency.ValueAtPercentile(p)), true
+	}
+}
+
+// metrics are every metric Compare and --fail-on know, in report order.
+var metrics = []metric{
+	{"throughput", "ops/s", true, func(o *Op, d time.Duration) (float64, bool) { return o.Rate(d), d > 0 }},
+	{"mean", "ns", false, func(o *Op, _ time.Duration) (float64, bool) {
+		if o.Count() == 0 {
+			return 0, false
+		}
+		return o.Latency.Mean(), true
+	}},
+	{"p50", "ns", false, percentile(50)},
+	{"p99", "ns", false, percentile(99)},
+	{"p99.9", "ns", false, percentile(99.9)},
+}
+
+func lookupMetric(name string) (metric, bool) {
+	for _, m := range metrics {
+		if m.name == name {
+			return m, true
+		}
+	}
+	return metric{}, false
+}
+
+func metricNames() string {
+	var out []string
+	for _, m := range metrics {
+		out = append(out, m.name)
+	}
+	return strings.Join(out, ", ")
+}
+
+// CompareOptions configures Compare. The zero value uses the defaults.
+type CompareOptions struct {
+	// BaseLabel and HeadLabel name the two runs in the output (file names).
+	BaseLabel, HeadLabel string
+	// Alpha is the significance level in (0, 1); 0 means DefaultAlpha. A
+	// change is significant when the test's p-value is at most Alpha.
+	Alpha float64
+	// Metrics to report, by name; empty means DefaultCompareMetrics. A
+	// metric named by a gate is added.
+	Metrics []string
+	// Gates are checked after the comparison (see ParseGates).
+	Gates []Gate
+}
+
+// A Comparison holds, for every backend × workload × level × op found in
+// both runs and every metric, the median and its confidence interval over
+// each run's repetitions, the change, and a Mann–Whitney U test of the two
+// samples (golang.org/x/perf/benchmath, AssumeNothing).
+type Comparison struct {
+	Base, Head         string  // labels of the runs
+	BaseReps, HeadReps [2]int  // fewest and most repetitions of any op
+	Alpha              float64 // significance level
+	Confidence         float64 // level of each confidence interval, 0.95
+	// BaseSummary and HeadSummary are the runs' settings, one line each.
+	BaseSummary, HeadSummary string
+	Rows                     []Change
+	// OnlyBase and OnlyHead list what only one run measured, as
+	// "backend · workload [level] · op".
+	OnlyBase, OnlyHead []string
+	// Warnings are benchmath's caveats (too few samples), each with the
+	// number of figures it concerns, and bench's own (embedded servers,
+	// interrupted repetitions left out).
+	Warnings []string
+	Gates    []Gate
+	Failures []GateFailure // gates that fired; empty when the gate passes
+}
+
+// A Change compares one metric of one op between the runs.
+type Change struct {
+	Backend  string // backend name ("redis"), or its URL when one run holds several of that name
+	Workload string
+	Level    string // sweep level, "" outside a sweep
+	Op       string
+	Metric   string
+	Unit     string // "ops/s" or "ns"
+	Higher   bool   // higher is better (throughput)
+	Base     Stat
+	Head     Stat
+	// Delta is the change of the median in percent, (head/base-1)*100;
+	// NaN when the base median is 0.
+	Delta float64
+	// Test is benchmath's comparison: p-value, sample sizes, warnings.
+	Test benchmath.Comparison
+	// Significant is Test.P <= Alpha.
+	Significant bool
+	// Verdict is "better" or "worse" for a significant change of the
+	// median, "~" otherwise (also when the distributions differ
+	// significantly but the medians are equal).
+	Verdict string
+}
+
+// Stat is the median of one metric over a run's repetitions and its
+// confidence interval (Lo and Hi are ±Inf when there are too few
+// repetitions for one).
+type Stat struct {
+	N       int
+	Summary benchmath.Summary
+	Values  []float64 // one per repetition, ascending
+}
+
+// A Gate fails a comparison when a metric gets worse, significantly, by
+// more than Pct percent. Pct carries the worse direction's sign: +10 for a
+// latency, -5 for throughput.
+type Gate struct {
+	Metric string
+	Pct    float64
+}
+
+func (g Gate) String() string { return g.Metric + ":" + gatePct(g.Pct) + "%" }
+
+// A GateFailure is one Change that made a gate fire.
+type GateFailure struct {
+	Gate   Gate
+	Change *Change
+}
+
+func (f GateFailure) String() string {
+	return fmt.Sprintf("%s %s: %s%% %s (limit %s%%, %s)", f.Change.where(), f.Change.Metric,
+		signedPct(f.Change.Delta), f.Change.Verdict, gatePct(f.Gate.Pct), f.Change.Test)
+}
+
+// ParseGates parses a --fail-on spec: comma-separated metric:+N% or
+// metric:-N% terms, the sign being the metric's worse direction (+ for a
+// latency, - for throughput). The error names the bad term.
+func ParseGates(spec string) ([]Gate, error) {
+	var gates []Gate
+	seen := map[string]bool{}
+	for _, term := range strings.Split(spec, ",") {
+		term = strings.TrimSpace(term)
+		bad := func(format string, args ...any) error {
+			return fmt.Errorf("%q: %s", term, fmt.Sprintf(format, args...))
+		}
+		name, pct, ok := strings.Cut(term, ":")
+		if term == "" || !ok {
+			return nil, bad("want metric:+N%% or metric:-N%%, e.g. p99:+10%%,throughput:-5%%")
+		}
+		m, ok := lookupMetric(name)
+		if !ok {
+			return nil, bad("unknown metric %q; use one of %s", name, metricNames())
+		}
+		if seen[name] {
+			return nil, bad("%s is gated twice", name)
+		}
+		seen[name] = true
+		if len(pct) < 3 || (pct[0] != '+' && pct[0] != '-') || !strings.HasSuffix(pct, "%") {
+			return nil, bad("want a signed percentage such as %s", worseExample(m))
+		}
+		v, err := strconv.ParseFloat(pct[1:len(pct)-1], 64)
+		if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) || strings.ContainsAny(pct[1:], "+-") {
+			return nil, bad("%q is not a percentage such as %s", pct, worseExample(m))
+		}
+		if (pct[0] == '+') != !m.higher {
+			return nil, bad("%s gets worse as it %s; write %s", m.name, map[bool]string{true: "falls", false: "rises"}[m.higher], worseExample(m))
+		}
+		if pct[0] == '-' {
+			v = -v
+		}
+		gates = append(gates, Gate{Metric: name, Pct: v})
+	}
+	return gates, nil
+}
+
+func worseExample(m metric) string {
+	if m.higher {
+		return m.name + ":-5%"
+	}
+	return m.name + ":+10%"
+}
+
+// cell identifies one op of one result across repetitions.
+type cell struct{ backend, workload, level, op string }
+
+func (c cell) String() string {
+	s := c.backend + " · " + c.workload
+	if c.level != "" {
+		s += " " + c.level
+	}
+	return s + " · " + c.op
+}
+
+// sampled is every repetition's figure of every metric of every cell of a
+// run, with the cells in first-seen order.
+type sampled struct {
+	order       []cell
+	values      map[cell]map[string][]float64
+	reps        map[cell]int
+	interrupted int // results left out: stopped before their planned end
+}
+
+// BackendLabels maps each result's Backend URL to the label it is matched
+// and shown by: its backend name ("redis"), or, when the run measured
+// several backends of that name, its URL. Labels never contain spaces.
+func BackendLabels(r *Run) map[string]string {
+	urls := map[string]map[string]bool{}
+	for _, res := range r.Results {
+		if urls[res.Name] == nil {
+			urls[res.Name] = map[string]bool{}
+		}
+		urls[res.Name][res.Backend] = true
+	}
+	out := map[string]string{}
+	for _, res := range r.Results {
+		label := res.Name
+		if len(urls[res.Name]) > 1 || label == "" {
+			label = res.Backend
+		}
+		out[res.Backend] = strings.Join(strings.Fields(label), "_")
+	}
+	return out
+}
+
+func sample(r *Run, ms []metric) sampled {
+	s := sampled{values: map[cell]map[string][]float64{}, reps: map[cell]int{}}
+	labels := BackendLabels(r)
+	for i := range r.Results {
+		res := &r.Results[i]
+		if res.Interrupted {
+			s.interrupted++
+			continue
+		}
+		for j := range res.Ops {
+			o := &res.Ops[j]
+			c := cell{labels[res.Backend], res.Workload, res.Level, o.Name}
+			if s.values[c] == nil {
+				s.values[c] = map[string][]float64{}
+				s.order = append(s.order, c)
+			}
+			s.reps[c]++
+			for _, m := range ms {
+				if v, ok := m.value(o, res.Elapsed()); ok {
+					s.values[c][m.name] = append(s.values[c][m.name], v)
+				}
+			}
+		}
+	}
+	return s
+}
+
+// Compare compares head with base. It fails when the options are invalid
+// or the runs have nothing in common.
+func Compare(base, head *Run, o CompareOptions) (*Comparison, error) {
+	if o.Alpha == 0 {
+		o.Alpha = DefaultAlpha
+	}
+	if !(o.Alpha > 0 && o.Alpha < 1) {
+		return nil, fmt.Errorf("alpha must be between 0 and 1, got %v", o.Alpha)
+	}
+	names := o.Metrics
+	if len(names) == 0 {
+		names = DefaultCompareMetrics
+	}
+	var ms []metric
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	for _, g := range o.Gates {
+		want[g.Metric] = true
+	}
+	for n := range want {
+		if _, ok := lookupMetric(n); !ok {
+			return nil, fmt.Errorf("unknown metric %q; use one of %s", n, metricNames())
+		}
+	}
+	for _, m := range metrics {
+		if want[m.name] {
+			ms = append(ms, m)
+		}
+	}
+
+	c := &Comparison{
+		Base: o.BaseLabel, Head: o.HeadLabel, Alpha: o.Alpha, Confidence: DefaultConfidence,
+		BaseSummary: base.Summary, HeadSummary: head.Summary, Gates: o.Gates,
+	}
+	bs, hs := sample(base, ms), sample(head, ms)
+	th := benchmath.DefaultThresholds
+	th.CompareAlpha = o.Alpha
+	// Warnings are counted per message: benchmath's sample and summary
+	// warnings concern one median each (two per row), its comparison
+	// warnings one row each.
+	type tally struct{ n, of int }
+	warnings := map[string]*tally{}
+	var warnOrder []string
+	warn := func(of int, errs ...[]error) {
+		for _, es := range errs {
+			for _, e := range es {
+				w := warnings[e.Error()]
+				if w == nil {
+					w = &tally{}
+					warnings[e.Error()] = w
+					warnOrder = append(warnOrder, e.Error())
+				}
+				w.n++
+				w.of = of
+			}
+		}
+	}
+	for _, cl := range bs.order {
+		if hs.values[cl] == nil {
+			c.OnlyBase = append(c.OnlyBase, cl.String())
+			continue
+		}
+		c.BaseReps = minMax(c.BaseReps, bs.reps[cl])
+		c.HeadReps = minMax(c.HeadReps, hs.reps[cl])
+		for _, m := range ms {
+			bv, hv := bs.values[cl][m.name], hs.values[cl][m.name]
+			if len(bv) == 0 || len(hv) == 0 {
+				continue // no successful operation on one side: no latency to compare
+			}
+			ch := Change{Backend: cl.backend, Workload: cl.workload, Level: cl.level, Op: cl.op,
+				Metric: m.name, Unit: m.unit, Higher: m.higher}
+			bsm := benchmath.NewSample(append([]float64(nil), bv...), &th)
+			hsm := benchmath.NewSample(append([]float64(nil), hv...), &th)
+			ch.Base = Stat{N: len(bv), Summary: benchmath.AssumeNothing.Summary(bsm, c.Confidence), Values: bsm.Values}
+			ch.Head = Stat{N: len(hv), Summary: benchmath.AssumeNothing.Summary(hsm, c.Confidence), Values: hsm.Values}
+			ch.Test = benchmath.AssumeNothing.Compare(bsm, hsm)
+			ch.Delta = math.NaN()
+			if b := ch.Base.Summary.Center; b != 0 {
+				ch.Delta = (ch.Head.Summary.Center/b - 1) * 100
+			}
+			ch.Significant = ch.Test.P <= o.Alpha
+			ch.Verdict = "~"
+			if ch.Significant && ch.Delta != 0 && !math.IsNaN(ch.Delta) {
+				if (ch.Delta > 0) == m.higher {
+					ch.Verdict = "better"
+				} else {
+					ch.Verdict = "worse"
+				}
+			}
+			warn(2, bsm.Warnings, hsm.Warnings, ch.Base.Summary.Warnings, ch.Head.Summary.Warnings)
+			warn(1, ch.Test.Warnings)
+			c.Rows = append(c.Rows, ch)
+		}
+	}
+	for _, cl := range hs.order {
+		if bs.values[cl] == nil {
+			c.OnlyHead = append(c.OnlyHead, cl.String())
+		}
+	}
+	if len(c.Rows) == 0 {
+		return nil, errors.New("the runs have no backend, workload and operation in common (backends are matched by name: redis, mysql, memory)")
+	}
+	for _, w := range warnOrder {
+		t, what := warnings[w], "medians"
+		if t.of == 1 {
+			what = "comparisons"
+		}
+		c.Warnings = append(c.Warnings, fmt.Sprintf("%s (%d of %d %s)", w, t.n, t.of*len(c.Rows), what))
+		if strings.Contains(w, "to detect a difference") {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("with %s repetitions in BASE and %s in HEAD no change can be significant at alpha %v: run both with --count 10",
+				repRange(c.BaseReps), repRange(c.HeadReps), o.Alpha))
+		}
+	}
+	for _, r := range []*Run{base, head} {
+		if r.Embedded() {
+			c.Warnings = append(c.Warnings, EmbeddedWarning)
+			break
+		}
+	}
+	for _, s := range []struct {
+		name string
+		n    int
+	}{{"BASE", bs.interrupted}, {"HEAD", hs.interrupted}} {
+		if s.n > 0 {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: %d interrupted %s left out", s.name, s.n, plural(s.n, "repetition", "repetitions")))
+		}
+	}
+	c.Failures = c.check()
+	return c, nil
+}
+
+func minMax(mm [2]int, n int) [2]int {
+	if mm[0] == 0 || n < mm[0] {
+		mm[0] = n
+	}
+	mm[1] = max(mm[1], n)
+	return mm
+}
+
+func repRange(mm [2]int) string {
+	if mm[0] == mm[1] {
+		return strconv.Itoa(mm[0])
+	}
+	return fmt.Sprintf("%d–%d", mm[0], mm[1])
+}
+
+// check returns the changes that make a gate fire: significant, worse, and
+// beyond the gate's threshold.
+func (c *Comparison) check() []GateFailure {
+	var out []GateFailure
+	for _, g := range c.Gates {
+		for i := range c.Rows {
+			ch := &c.Rows[i]
+			if ch.Metric != g.Metric || ch.Verdict != "worse" {
+				continue
+			}
+			// The verdict has the direction; the limit is a magnitude
+			// (throughput:-0% has a negative zero).
+			if math.Abs(ch.Delta) > math.Abs(g.Pct) {
+				out = append(out, GateFailure{Gate: g, Change: ch})
+			}
+		}
+	}
+	return out
+}
+
+// Counts returns how many rows got worse, better, or did not change
+// significantly.
+func (c *Comparison) Counts() (worse, better, same int) {
+	for _, ch := range c.Rows {
+		switch ch.Verdict {
+		case "worse":
+			worse++
+		case "better":
+			better++
+		default:
+			same++
+		}
+	}
+	return
+}
+
+// Write writes c in the named format: text, markdown or json.
+func (c *Comparison) Write(w io.Writer, format string) error {
+	switch format {
+	case "text":
+		return c.WriteText(w)
+	case "markdown":
+		return c.WriteMarkdown(w)
+	case "json":
+		return c.WriteJSON(w)
+	}
+	return fmt.Errorf("unknown format %q; use one of %s", format, strings.Join(CompareFormats, ", "))
+}
+
+func (ch *Change) where() string {
+	return cell{ch.Backend, ch.Workload, ch.Level, ch.Op}.String()
+}
+
+// value formats a figure of the change's unit.
+func (ch *Change) value(v float64) string {
+	if ch.Unit == "ops/s" {
+		return Rate(v) + "/s"
+	}
+	return Nanos(int64(math.Round(v)))
+}
+
+// stat formats a median and its interval as benchstat does: "1.23 ms ± 2%".
+func (ch *Change) stat(s Stat) string {
+	return ch.value(s.Summary.Center) + " ± " + s.Summary.PctRangeString()
+}
+
+// change formats the change: "~" when not significant, else the signed
+// percentage and the verdict.
+func (ch *Change) change() string {
+	if !ch.Significant {
+		return "~"
+	}
+	if math.IsNaN(ch.Delta) {
+		return "?"
+	}
+	if ch.Verdict == "~" {
+		return "0.00%" // significant, but the medians are equal
+	}
+	return signedPct(ch.Delta) + "% " + ch.Verdict
+}
+
+// signedPct formats a change in percent with two decimals and a sign,
+// as benchstat does: "+20.00", "-3.10".
+func signedPct(v float64) string {
+	if math.IsNaN(v) {
+		return "?"
+	}
+	return fmt.Sprintf("%+.2f", v)
+}
+
+// gatePct formats a gate threshold as written: "+10", "-2.5".
+func gatePct(v float64) string {
+	s := strconv.FormatFloat(math.Abs(v), 'f', -1, 64)
+	if v < 0 {
+		return "-" + s
+	}
+	return "+" + s
+}
+
+func (c *Comparison) legend() string {
+	return fmt.Sprintf("median ± %.0f%% confidence interval over the repetitions; change of the median and p-value of a Mann–Whitney U test; ~ means no significant change at alpha %v",
+		c.Confidence*100, c.Alpha)
+}
+
+func (c *Comparison) tally() string {
+	worse, better, same := c.Counts()
+	return fmt.Sprintf("%d worse, %d better, %d without significant change (~)", worse, better, same)
+}
+
+// gateSpec is the gates as one --fail-on spec.
+func (c *Comparison) gateSpec() string {
+	var gs []string
+	for _, g := range c.Gates {
+		gs = append(gs, g.String())
+	}
+	return strings.Join(gs, ",")
+}
+
+func (c *Comparison) gateResult() string {
+	if len(c.Failures) == 0 {
+		return "passed"
+	}
+	return fmt.Sprintf("FAILED by %d %s", len(c.Failures), plural(len(c.Failures), "metric", "metrics"))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// WriteText writes one block per backend, workload and level: a row per op
+// and metric.
+func (c *Comparison) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "BASE %s (%s repetitions): %s\n", c.Base, repRange(c.BaseReps), c.BaseSummary)
+	fmt.Fprintf(&b, "HEAD %s (%s repetitions): %s\n", c.Head, repRange(c.HeadReps), c.HeadSummary)
+	fmt.Fprintf(&b, "%s.\n", c.legend())
+	var rows [][]string
+	flush := func() {
+		if len(rows) > 1 {
+			alignTable(&b, rows, "llrrrl")
+		}
+		rows = nil
+	}
+	var block, op string
+	for i := range c.Rows {
+		ch := &c.Rows[i]
+		if k := strings.TrimSpace(ch.Backend + " · " + ch.Workload + " " + ch.Level); k != block {
+			flush()
+			block, op = k, ""
+			fmt.Fprintf(&b, "\n%s\n", k)
+			rows = [][]string{{"op", "metric", "BASE", "HEAD", "change", "p"}}
+		}
+		name := ch.Op
+		if name == op {
+			name = ""
+		}
+		op = ch.Op
+		rows = append(rows, []string{name, ch.Metric, ch.stat(ch.Base), ch.stat(ch.Head), ch.change(), ch.Test.String()})
+	}
+	flush()
+	fmt.Fprintf(&b, "\n%s.\n", c.tally())
+	for _, s := range c.OnlyBase {
+		fmt.Fprintf(&b, "only in BASE: %s\n", s)
+	}
+	for _, s := range c.OnlyHead {
+		fmt.Fprintf(&b, "only in HEAD: %s\n", s)
+	}
+	for _, s := range c.Warnings {
+		fmt.Fprintf(&b, "warning: %s\n", s)
+	}
+	if len(c.Gates) > 0 {
+		fmt.Fprintf(&b, "gate %s: %s\n", c.gateSpec(), c.gateResult())
+		for _, f := range c.Failures {
+			fmt.Fprintf(&b, "  %s\n", f)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// alignTable writes rows indented by two, columns two spaces apart, each
+// aligned as align says: 'l' left, 'r' right. Trailing spaces are trimmed.
+func alignTable(b *strings.Builder, rows [][]string, align string) {
+	widths := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, c := range r {
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
+	}
+	for _, r := range rows {
+		var line strings.Builder
+		line.WriteString(" ")
+		for i, c := range r {
+			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c))
+			if align[i] == 'r' {
+				line.WriteString(" " + pad + c)
+			} else {
+				line.WriteString(" " + c + pad)
+			}
+			line.WriteString(" ")
+		}
+		b.WriteString(strings.TrimRight(line.String(), " ") + "\n")
+	}
+}
+
+// WriteMarkdown writes a GitHub comment: the tally and the gate, a table
+// of the significant changes, and every row in a collapsed table.
+func (c *Comparison) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	worse, _, _ := c.Counts()
+	b.WriteString("### bench compare\n\n")
+	fmt.Fprintf(&b, "**BASE** `%s` (%s repetitions) → **HEAD** `%s` (%s repetitions): ", mdCode(c.Base), repRange(c.BaseReps), mdCode(c.Head), repRange(c.HeadReps))
+	if worse > 0 {
+		fmt.Fprintf(&b, "**%s**.\n", c.tally())
+	} else {
+		fmt.Fprintf(&b, "%s.\n", c.tally())
+	}
+	if len(c.Gates) > 0 {
+		fmt.Fprintf(&b, "\n**Gate `%s`: %s**\n", c.gateSpec(), c.gateResult())
+		if len(c.Failures) > 0 {
+			b.WriteString("\n")
+		}
+		for _, f := range c.Failures {
+			fmt.Fprintf(&b, "- %s\n", mdEscape(f.String()))
+		}
+	}
+	var sig []int
+	for i := range c.Rows {
+		if c.Rows[i].Significant {
+			sig = append(sig, i)
+		}
+	}
+	if len(sig) > 0 {
+		b.WriteString("\n")
+		c.mdTable(&b, sig)
+	}
+	all := make([]int, len(c.Rows))
+	for i := range all {
+		all[i] = i
+	}
+	fmt.Fprintf(&b, "\n<details><summary>All %d figures</summary>\n\n", len(c.Rows))
+	c.mdTable(&b, all)
+	b.WriteString("\n</details>\n")
+	fmt.Fprintf(&b, "\n%s.\n", strings.ReplaceAll(c.legend(), "alpha", "α ="))
+	fmt.Fprintf(&b, "\nBASE: %s  \nHEAD: %s\n", mdEscape(c.BaseSummary), mdEscape(c.HeadSummary))
+	var notes []string
+	for _, s := range c.OnlyBase {
+		notes = append(notes, "only in BASE: "+s)
+	}
+	for _, s := range c.OnlyHead {
+		notes = append(notes, "only in HEAD: "+s)
+	}
+	for _, s := range c.Warnings {
+		notes = append(notes, "warning: "+s)
+	}
+	if len(notes) > 0 {
+		b.WriteString("\n")
+		for _, n := range notes {
+			fmt.Fprintf(&b, "- %s\n", mdEscape(n))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (c *Comparison) mdTable(b *strings.Builder, rows []int) {
+	b.WriteString("| backend | workload | op | metric | BASE | HEAD | change | p |\n")
+	b.WriteString("|:--|:--|:--|:--|--:|--:|--:|:--|\n")
+	for _, i := range rows {
+		ch := &c.Rows[i]
+		wl := ch.Workload
+		if ch.Level != "" {
+			wl += " " + ch.Level
+		}
+		change := ch.change()
+		if ch.Verdict == "worse" {
+			change = "**" + change + "**"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", mdEscape(ch.Backend), mdEscape(wl), ch.Op, ch.Metric,
+			ch.stat(ch.Base), ch.stat(ch.Head), change, ch.Test)
+	}
+}
+
+func mdCode(s string) string { return strings.ReplaceAll(s, "`", "'") }
+
+// jsonNum is a float that encodes NaN and ±Inf as null.
+type jsonNum float64
+
+func (f jsonNum) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(f))
+}
+
+type statJSON struct {
+	N          int       `json:"n"`
+	Median     jsonNum   `json:"median"`
+	Lo         jsonNum   `json:"ci_lo"` // null: too few repetitions for an interval
+	Hi         jsonNum   `json:"ci_hi"`
+	Confidence float64   `json:"ci_level"`
+	Values     []float64 `json:"values"`
+}
+
+type changeJSON struct {
+	Backend     string   `json:"backend"`
+	Workload    string   `json:"workload"`
+	Level       string   `json:"level,omitempty"`
+	Op          string   `json:"op"`
+	Metric      string   `json:"metric"`
+	Unit        string   `json:"unit"`
+	Better      string   `json:"better"` // "higher" or "lower"
+	Base        statJSON `json:"base"`
+	Head        statJSON `json:"head"`
+	DeltaPct    jsonNum  `json:"delta_pct"`
+	P           float64  `json:"p"`
+	Significant bool     `json:"significant"`
+	Verdict     string   `json:"verdict"` // better, worse, ~
+	Warnings    []string `json:"warnings,omitempty"`
+}
+
+type comparisonJSON struct {
+	Base        string       `json:"base"`
+	Head        string       `json:"head"`
+	BaseSummary string       `json:"base_summary"`
+	HeadSummary string       `json:"head_summary"`
+	Alpha       float64      `json:"alpha"`
+	Test        string       `json:"test"`
+	Changes     []changeJSON `json:"changes"`
+	Worse       int          `json:"worse"`
+	Better      int          `json:"better"`
+	Unchanged   int          `json:"unchanged"`
+	OnlyBase    []string     `json:"only_base,omitempty"`
+	OnlyHead    []string     `json:"only_head,omitempty"`
+	Warnings    []string     `json:"warnings,omitempty"`
+	Gate        string       `json:"gate,omitempty"`
+	GatePassed  *bool        `json:"gate_passed,omitempty"`
+	Failures    []string     `json:"failures,omitempty"`
+}
+
+func statToJSON(s Stat) statJSON {
+	return statJSON{N: s.N, Median: jsonNum(s.Summary.Center), Lo: jsonNum(s.Summary.Lo), Hi: jsonNum(s.Summary.Hi),
+		Confidence: s.Summary.Confidence, Values: s.Values}
+}
+
+// WriteJSON writes c as one indented JSON object.
+func (c *Comparison) WriteJSON(w io.Writer) error {
+	worse, better, same := c.Counts()
+	j := comparisonJSON{Base: c.Base, Head: c.Head, BaseSummary: c.BaseSummary, HeadSummary: c.HeadSummary,
+		Alpha: c.Alpha, Test: "Mann-Whitney U (golang.org/x/perf/benchmath AssumeNothing)",
+		Worse: worse, Better: better, Unchanged: same,
+		OnlyBase: c.OnlyBase, OnlyHead: c.OnlyHead, Warnings: c.Warnings, Changes: []changeJSON{}}
+	for _, ch := range c.Rows {
+		better := "lower"
+		if ch.Higher {
+			better = "higher"
+		}
+		cj := changeJSON{Backend: ch.Backend, Workload: ch.Workload, Level: ch.Level, Op: ch.Op, Metric: ch.Metric, Unit: ch.Unit,
+			Better: better, Base: statToJSON(ch.Base), Head: statToJSON(ch.Head), DeltaPct: jsonNum(ch.Delta),
+			P: ch.Test.P, Significant: ch.Significant, Verdict: ch.Verdict}
+		for _, ws := range [][]error{ch.Base.Summary.Warnings, ch.Head.Summary.Warnings, ch.Test.Warnings} {
+			for _, e := range ws {
+				cj.Warnings = append(cj.Warnings, e.Error())
+			}
+		}
+		j.Changes = append(j.Changes, cj)
+	}
+	if len(c.Gates) > 0 {
+		j.Gate = c.gateSpec()
+		passed := len(c.Failures) == 0
+		j.GatePassed = &passed
+		for _, f := range c.Failures {
+			j.Failures = append(j.Failures, f.String())
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(j)
+}
