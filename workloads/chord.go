@@ -56,29 +56,18 @@ const (
 // is unready and retries every second; when all are ready it publishes
 // the body.
 //
-// Note: Celery runs chord_unlock on a worker child. bench's workers store a
-// result for every task they take, and chord_unlock stores none
-// (ignore_result=True), so chord_unlock runs on a connection of its own per
-// caller, opened as a worker child's and kept for the run, with the same
-// statements; it does not occupy a worker slot. The body's record also
-// lacks the parent_id Celery gives it (Task has no parent id).
+// chord_unlock is a task like any other: it goes through the broker to a
+// worker child and runs on that child's connection, taking its slot, and
+// stores no result (ignore_result=True). The body's parent_id is the task
+// that published it: the last header member on Redis, the chord_unlock run
+// that found the header ready on SQL.
 type chord struct {
 	size    int
 	ordered bool
-
-	mu        sync.Mutex
-	unlockers map[*Caller]*unlockSlot
-}
-
-// unlockSlot is a caller's chord_unlock connection and the observations
-// made on it, replayed into the caller's handle after each chord.
-type unlockSlot struct {
-	u   backends.ChordUnlocker
-	obs *bufObserver
 }
 
 func newChord() *chord {
-	return &chord{size: DefaultChordSize, ordered: true, unlockers: map[*Caller]*unlockSlot{}}
+	return &chord{size: DefaultChordSize, ordered: true}
 }
 
 func (ch *chord) Flags() *pflag.FlagSet {
@@ -97,45 +86,29 @@ func (ch *chord) Validate() error {
 
 func (ch *chord) PrimaryOp() string { return OpChord }
 
-// Close closes the chord_unlock connections the workload opened.
-func (ch *chord) Close() error {
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
-	for k, s := range ch.unlockers {
-		s.u.Close()
-		delete(ch.unlockers, k)
+// unlockTask returns one run of celery.chord_unlock as a task for the
+// workers, and the channel its outcome arrives on: true when every header
+// member was ready. It runs on the worker's session when that can run it
+// (a backend without native chords), and otherwise reports not ready.
+func (ch *chord) unlockTask(c *Caller, ids []string) (*Task, <-chan bool) {
+	ready := make(chan bool, 1)
+	t := &Task{ID: c.ids.next(), Sent: time.Now()}
+	t.Run = func(ctx context.Context, w backends.Worker, _ *results.Handle) {
+		u, ok := w.(backends.ChordUnlocker)
+		if !ok {
+			ready <- false
+			return
+		}
+		ok, err := u.ChordUnlock(ctx, ids)
+		ready <- ok && err == nil
 	}
-	return nil
-}
-
-func (ch *chord) unlocker(ctx context.Context, c *Caller) (*unlockSlot, error) {
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
-	if s := ch.unlockers[c]; s != nil {
-		return s, nil
-	}
-	obs := &bufObserver{}
-	u, err := backends.OpenChordUnlocker(ctx, c.Session, obs)
-	if err != nil {
-		return nil, err
-	}
-	s := &unlockSlot{u: u, obs: obs}
-	ch.unlockers[c] = s
-	return s, nil
+	return t, ready
 }
 
 func (ch *chord) Call(ctx context.Context, c *Caller) error {
 	s := c.Session
 	start := time.Now()
 	native := backends.NativeChords(s)
-	var slot *unlockSlot
-	if !native {
-		var err error
-		if slot, err = ch.unlocker(ctx, c); err != nil {
-			c.Handle.Observe(OpChord, start, time.Since(start), err)
-			return nil
-		}
-	}
 	gid, header, ids := newMembers(c, ch.size)
 	body := c.NewTask()
 
@@ -147,6 +120,7 @@ func (ch *chord) Call(ctx context.Context, c *Caller) error {
 			t.After = func(ctx context.Context, w backends.Worker, _ *results.Handle, m *backends.TaskMeta) {
 				storedAt := time.Unix(0, t.stored.Load())
 				backends.OnChordPartReturn(ctx, w, gid, i, m, ch.ordered, func() {
+					body.ParentID = t.ID // callback.delay() from this header task
 					select {
 					case bodyReady <- storedAt:
 					default:
@@ -194,6 +168,9 @@ func (ch *chord) Call(ctx context.Context, c *Caller) error {
 				return
 			}
 		} else {
+			// apply_chord: chord_unlock.apply_async(countdown=1), which
+			// retries itself every second until the header is ready. Each
+			// run is a task on a worker child.
 			t := time.NewTimer(chordUnlockCountdown)
 			defer t.Stop()
 			for {
@@ -202,11 +179,18 @@ func (ch *chord) Call(ctx context.Context, c *Caller) error {
 				case <-done:
 					return
 				}
-				ready, err := slot.u.ChordUnlock(ctx, ids)
-				if ctx.Err() != nil {
+				unlock, ready := ch.unlockTask(c, ids)
+				if c.Dispatch(ctx, unlock) != nil {
 					return
 				}
-				if ready && err == nil {
+				var ok bool
+				select {
+				case ok = <-ready:
+				case <-done:
+					return
+				}
+				if ok {
+					body.ParentID = unlock.ID // callback.delay() from chord_unlock
 					break
 				}
 				t.Reset(chordUnlockCountdown) // self.retry(countdown=1)
@@ -232,9 +216,6 @@ func (ch *chord) Call(ctx context.Context, c *Caller) error {
 	close(done)
 	wg.Wait()
 	gbuf.flush(c.Handle)
-	if slot != nil {
-		slot.obs.flush(c.Handle)
-	}
 	if err == nil && st != backends.Success {
 		err = fmt.Errorf("chord body ended in %s, want SUCCESS", st)
 	}

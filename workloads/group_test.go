@@ -155,7 +155,6 @@ func TestChordUnlockPath(t *testing.T) {
 	seed := nextSeed()
 	b := openGroupTest(t, groupMySQLURL, backends.DefaultOptions, seed)
 	ch := newChord()
-	defer ch.Close()
 	c := runGroupTasks(t, ch, b, 1, seed, RunOptions{PollInterval: 500 * time.Millisecond})
 	wantOps(t, c, map[string]int64{
 		OpChord: 1, OpChordBody: 1, OpChordUnlockDelay: 1, OpTask: 6, backends.OpStoreResult: 6,

@@ -46,6 +46,13 @@ type Task struct {
 	// stored (Celery: on_chord_part_return for chord header members). Its
 	// error is recorded by the workload, not by the worker.
 	After func(ctx context.Context, w backends.Worker, h *results.Handle, m *backends.TaskMeta)
+	// Run, when set, replaces the task's whole execution on the worker: the
+	// task stores no result (ignore_result=True), as Celery's chord_unlock
+	// and backend_cleanup do, and runs on the worker child's own session.
+	Run func(ctx context.Context, w backends.Worker, h *results.Handle)
+	// ParentID is the id of the task that sent this one (a chord body's
+	// parent); the worker stores it as parent_id.
+	ParentID string
 	// Progress is how many update_state('PROGRESS', meta={'current': i,
 	// 'total': Progress}) writes the task makes before its final state.
 	Progress int

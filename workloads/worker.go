@@ -44,8 +44,12 @@ func (wk *worker) loop(ctx context.Context, queue <-chan *Task) {
 // whole lifecycle, and is an error when any write fails (the task then
 // stops there, as a worker whose backend raises does).
 func (wk *worker) execute(ctx context.Context, t *Task) {
+	if t.Run != nil { // a task that stores no result (ignore_result=True)
+		t.Run(ctx, wk.session, wk.handle)
+		return
+	}
 	ext := wk.taskExtended(t)
-	parent := ""
+	parent := t.ParentID
 	fail := func(err error) { wk.handle.Observe(OpTask, t.Sent, time.Since(t.Sent), err) }
 	if t.Retry != nil {
 		if err := wk.run(ctx, t, parent, ext, 0); err != nil {

@@ -45,6 +45,7 @@ func runWorkloadMix(t *testing.T, name string) (worker, caller, pubsub map[strin
 		}
 	}
 	conns := p.all()[before:]
+	settle(t, conns)
 	if len(conns) != 3 {
 		t.Fatalf("%d connections, want 3 (worker, caller, caller pub/sub)", len(conns))
 	}
@@ -91,4 +92,28 @@ func TestWorkloadChordMix(t *testing.T) {
 		t.Errorf("caller pub/sub: %v, want SUBSCRIBE11 UNSUBSCRIBE24..29", ps)
 	}
 	t.Logf("chord N=5: W %v; C %v; C pub/sub %v", w, c, ps)
+}
+
+// settle waits until the proxy has passed on everything the sessions wrote
+// (the release UNSUBSCRIBEs are written without waiting for a reply, so the
+// run can end before the proxy has copied them): until the command counts
+// stop changing for 200 ms, or 3 s.
+func settle(t *testing.T, conns []*proxyConn) {
+	t.Helper()
+	count := func() int {
+		n := 0
+		for _, c := range conns {
+			n += len(c.commands(t))
+		}
+		return n
+	}
+	last, stable := count(), 0
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline) && stable < 4; {
+		time.Sleep(50 * time.Millisecond)
+		if n := count(); n == last {
+			stable++
+		} else {
+			last, stable = n, 0
+		}
+	}
 }
