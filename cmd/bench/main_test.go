@@ -231,3 +231,34 @@ func TestMainExits(t *testing.T) {
 		t.Fatalf("want one line, got:\n%s", out)
 	}
 }
+
+// TestReadmeFlags checks that the README's flag reference is bench run
+// --help as it is now (-update rewrites the README block).
+func TestReadmeFlags(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := bench(context.Background(), []string{"run", "--help"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("run --help: exit %d", code)
+	}
+	const begin, end = "<!-- flags:begin -->\n", "<!-- flags:end -->"
+	path := filepath.Join("..", "..", "README.md")
+	readme, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(readme)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
+	if i < 0 || j < i {
+		t.Fatalf("README.md lacks the %q ... %q block", begin, end)
+	}
+	want := "```text\n" + stdout.String() + "```\n"
+	if got := s[i+len(begin) : j]; got != want {
+		if *update {
+			s = s[:i+len(begin)] + want + s[j:]
+			if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		t.Errorf("README.md's flag reference differs from bench run --help; run go test ./cmd/bench -run TestReadmeFlags -update")
+	}
+}
