@@ -6,11 +6,11 @@
 //
 // The figures such a run produces are not representative of Redis or MySQL:
 // both stand-ins are interpreters written for tests, running in bench's own
-// process and competing with it for CPU. The embedded MySQL in particular runs
-// one statement at a time (see StartMySQL), keeps no durable data, has no
-// transactions (COMMIT and ROLLBACK are accepted and do nothing), and scans a
-// table for every lookup. Callers must label the results accordingly
-// (backends.ServerInfo.Embedded).
+// process and competing with it for CPU, with no disk and no network in
+// between. The embedded MySQL in particular runs one statement at a time,
+// commits every statement as it ends, and scans a table for every lookup, so
+// its statements slow down as results accumulate (see StartMySQL). Callers
+// must label the results accordingly (backends.ServerInfo.Embedded).
 //
 // Both servers listen on 127.0.0.1 only, on a port the kernel picks, write
 // nothing to stdout or stderr, and keep everything in memory.
@@ -37,8 +37,8 @@ type Server struct {
 	// Product names the implementation: "miniredis" or "go-mysql-server".
 	Product string
 	// Version is the Go module version of the implementation compiled into
-	// this binary ("v2.40.0"), or "" when the build has no module
-	// information.
+	// this binary ("v2.40.0"), or "" when the binary carries no module
+	// information (test binaries do not).
 	Version string
 	// ServerVersion is the version the server announces to clients: Redis
 	// INFO's redis_version, or MySQL's handshake and SELECT VERSION().
@@ -103,17 +103,19 @@ func moduleVersion(path string) string {
 	return ""
 }
 
-// connTracker remembers a listener's open connections so that Close can end
-// them and wait for their handlers.
+// connTracker is a listener that remembers the connections it accepted, so
+// that Close can end them, and counts them until their server closes them,
+// so that wait can tell when every connection handler has returned.
 type connTracker struct {
 	net.Listener
 	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
+	conns  map[*trackedConn]struct{}
 	closed bool
+	open   sync.WaitGroup // accepted connections the server has not closed
 }
 
 func newConnTracker(l net.Listener) *connTracker {
-	return &connTracker{Listener: l, conns: make(map[net.Conn]struct{})}
+	return &connTracker{Listener: l, conns: make(map[*trackedConn]struct{})}
 }
 
 func (t *connTracker) Accept() (net.Conn, error) {
@@ -129,10 +131,13 @@ func (t *connTracker) Accept() (net.Conn, error) {
 	}
 	tc := &trackedConn{Conn: c, t: t}
 	t.conns[tc] = struct{}{}
+	t.open.Add(1)
 	return tc, nil
 }
 
-// Close stops accepting and closes every connection still open.
+// Close stops accepting and closes every connection still open under the
+// server's feet; the server's own Close of each (when its handler returns)
+// still counts. Close may be called more than once.
 func (t *connTracker) Close() error {
 	err := t.Listener.Close()
 	if errors.Is(err, net.ErrClosed) {
@@ -141,13 +146,17 @@ func (t *connTracker) Close() error {
 	t.mu.Lock()
 	t.closed = true
 	conns := t.conns
-	t.conns = make(map[net.Conn]struct{})
+	t.conns = make(map[*trackedConn]struct{})
 	t.mu.Unlock()
 	for c := range conns {
-		c.(*trackedConn).Conn.Close()
+		c.Conn.Close()
 	}
 	return err
 }
+
+// wait returns when the server has closed every connection it accepted.
+// Call it after Close.
+func (t *connTracker) wait() { t.open.Wait() }
 
 type trackedConn struct {
 	net.Conn
@@ -155,11 +164,14 @@ type trackedConn struct {
 	once sync.Once
 }
 
+// Close is the server's close of the connection.
 func (c *trackedConn) Close() error {
+	err := c.Conn.Close()
 	c.once.Do(func() {
 		c.t.mu.Lock()
 		delete(c.t.conns, c)
 		c.t.mu.Unlock()
+		c.t.open.Done()
 	})
-	return c.Conn.Close()
+	return err
 }

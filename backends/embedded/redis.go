@@ -127,7 +127,9 @@ func (x *redisExtras) infoServer() string {
 	fmt.Fprintf(&b, "redis_version:%s\r\n", RedisVersion)
 	b.WriteString("redis_mode:standalone\r\n")
 	b.WriteString("server_name:miniredis\r\n")
-	fmt.Fprintf(&b, "miniredis_version:%s\r\n", x.version)
+	if x.version != "" {
+		fmt.Fprintf(&b, "miniredis_version:%s\r\n", x.version)
+	}
 	fmt.Fprintf(&b, "process_id:%d\r\n", os.Getpid())
 	fmt.Fprintf(&b, "tcp_port:%s\r\n", x.port)
 	fmt.Fprintf(&b, "uptime_in_seconds:%d\r\n", int64(time.Since(x.started)/time.Second))
