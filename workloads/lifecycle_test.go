@@ -283,6 +283,12 @@ func TestOpMixRedis(t *testing.T) {
 		delete(got, "CLIENT") // CLIENT SETINFO of each new connection (5.6)
 		delete(got, "SELECT") // SELECT 14 of each new connection
 		for k, v := range want {
+			// A result already ready at get()'s first GET leaves its pub/sub
+			// message unread; Celery (and bench) read it at the next drain
+			// and UNSUBSCRIBE once more, so that count depends on timing.
+			if k == "UNSUBSCRIBE" && got[k] >= v*n && got[k] <= (v+1)*n {
+				continue
+			}
 			if got[k] != v*n {
 				t.Errorf("%s: %d for %d tasks, want %d per task (all: %v)", k, got[k], n, v, got)
 			}
