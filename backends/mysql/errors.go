@@ -36,7 +36,7 @@ func (b *backend) connectError(ctx, dctx context.Context, err error) error {
 	if errors.As(err, &me) {
 		var msg string
 		switch me.Number {
-		case 1045: // ER_ACCESS_DENIED_ERROR
+		case 1045, 1698: // ER_ACCESS_DENIED_ERROR, ER_ACCESS_DENIED_NO_PASSWORD_ERROR (MariaDB's unix_socket users)
 			msg = fmt.Sprintf("mysql: %s rejected user %q (%v): check the user and password in --backend", addr, b.cfg.user, me)
 		case 1044: // ER_DBACCESS_DENIED_ERROR
 			msg = fmt.Sprintf("mysql: %s denied user %q the database %q (%v): grant access or name another database in --backend", addr, b.cfg.user, b.cfg.database, me)
