@@ -220,6 +220,7 @@ func Run(ctx context.Context, w Workload, b backends.Backend, o RunOptions) (*Ou
 	var cwg sync.WaitGroup
 	errCh := make(chan error, o.Callers)
 	var tickets chan time.Time // open loop: scheduled arrivals
+	var served atomic.Int64    // open loop: arrivals of the window started before it closed
 	var overloaded atomic.Pointer[string]
 	if o.Rate > 0 {
 		tickets = make(chan time.Time, backlog(o))
@@ -245,6 +246,9 @@ func Run(ctx context.Context, w Workload, b backends.Backend, o RunOptions) (*Ou
 							return
 						}
 						c.intended = at
+						if !at.Before(measureStart) && (o.Tasks > 0 || time.Now().Before(end)) {
+							served.Add(1)
+						}
 					case <-stopStarting:
 						return
 					case <-ctx.Done():
@@ -321,6 +325,14 @@ func Run(ctx context.Context, w Workload, b backends.Backend, o RunOptions) (*Ou
 	}
 	close(errCh)
 	out := &Outcome{Ops: sortOps(rec.Merge()), Start: measureStart, End: windowEnd, Interrupted: interrupted}
+	if o.Rate > 0 {
+		out.Served = served.Load()
+		if o.Tasks == 0 {
+			out.Planned = o.Duration
+		} else {
+			out.Planned = time.Duration(float64(o.Tasks) / o.Rate * float64(time.Second))
+		}
+	}
 	if v := overloaded.Load(); v != nil {
 		out.Overloaded = *v
 		_, out.End = rec.Window()
@@ -339,6 +351,12 @@ type Outcome struct {
 	// Overloaded is the verdict when an open loop's backlog overflowed: the
 	// backend could not keep up with the rate. "" otherwise.
 	Overloaded string
+	// Served counts, in an open loop, the window's arrivals that a caller
+	// started while the window was open: Served/Planned is the rate the
+	// callers kept up with (tasks of a slow backend may finish later, after
+	// the window, without having fallen behind).
+	Served  int64
+	Planned time.Duration
 }
 
 // sleepUntil waits until t and reports true, or returns false when ctx is

@@ -467,7 +467,7 @@ func (m *measurer) measure(b backends.Backend, url string, servers []*server, i 
 		res.Notes = append(res.Notes, oc.Overloaded)
 	}
 	if ro.Rate > 0 {
-		if note := achievedRate(res, m.wl.PrimaryOp(), ro.Rate); note != "" {
+		if note := achievedRate(oc, ro.Rate); note != "" {
 			res.Notes = append(res.Notes, note)
 		}
 	}
@@ -481,14 +481,14 @@ func (m *measurer) measure(b backends.Backend, url string, servers []*server, i 
 	return res, false, nil
 }
 
-// achievedRate returns a warning when an open loop completed more than 1%
-// fewer tasks per second than it was asked for, and "" otherwise.
-func achievedRate(res *results.Result, primary string, rate float64) string {
-	op, ok := res.Op(primary)
-	if !ok {
-		return fmt.Sprintf("achieved 0 of %s tasks/s asked for", results.Rate(rate))
+// achievedRate returns a warning when an open loop's callers started more
+// than 1% fewer of the window's arrivals per second than were asked for
+// (they fell behind), and "" otherwise.
+func achievedRate(oc *workloads.Outcome, rate float64) string {
+	if oc.Planned <= 0 {
+		return ""
 	}
-	got := op.Rate(res.Elapsed())
+	got := float64(oc.Served) / oc.Planned.Seconds()
 	if got < 0.99*rate {
 		return fmt.Sprintf("achieved %s tasks/s, %.1f%% short of the %s asked for", results.Rate(got), 100*(1-got/rate), results.Rate(rate))
 	}
