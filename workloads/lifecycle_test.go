@@ -302,6 +302,20 @@ func TestOpMixRedis(t *testing.T) {
 	W := func(k int64) map[string]int64 { // k state writes
 		return map[string]int64{"GET": k, "MULTI": k, "SETEX": k, "PUBLISH": k, "EXEC": k}
 	}
+	t.Run("roundtrip", func(t *testing.T) {
+		// A/add: the worker's 1 W; the caller's SUBSCRIBE, GET, 3 UNSUBSCRIBEs.
+		want := W(1)
+		want["GET"]++
+		want["SUBSCRIBE"], want["UNSUBSCRIBE"] = 1, 3
+		check(t, roundtrip{}, RunOptions{}, want)
+	})
+	t.Run("store-only", func(t *testing.T) {
+		// Fire-and-forget with a result: 1 W; the caller SUBSCRIBEs at send
+		// and UNSUBSCRIBEs when the AsyncResult is dropped.
+		want := W(1)
+		want["SUBSCRIBE"], want["UNSUBSCRIBE"] = 1, 1
+		check(t, storeOnly{}, RunOptions{}, want)
+	})
 	t.Run("progress k=2", func(t *testing.T) {
 		// A/progress, C/progress: k+1 writes; the caller as A/add.
 		want := W(3)
@@ -428,6 +442,19 @@ func TestOpMixMySQL(t *testing.T) {
 		}
 		return m
 	}
+	t.Run("store-only", func(t *testing.T) {
+		p.take()
+		runTasks(t, storeOnly{}, b, n, RunOptions{PollInterval: 20 * time.Millisecond})
+		qs, _ := p.take()
+		m := classify(qs)
+		// §2.1 per task on the worker's connection (SELECT, nextval, INSERT,
+		// UPDATE, COMMIT, ROLLBACK) and no read from the caller: exactly n
+		// task SELECTs. The other statements are the sessions' set-up.
+		if m["SELECT task"] != n || m["INSERT"] != n || m["UPDATE SUCCESS"] != n || m["COMMIT"] < n || m["ROLLBACK"] < n {
+			t.Errorf("store-only: %v for %d tasks", m, n)
+		}
+		t.Logf("store-only on MySQL, %d tasks: %v", n, m)
+	})
 	t.Run("failure", func(t *testing.T) {
 		p.take()
 		runTasks(t, &failure{failureRate: 1, tracebackSize: DefaultTracebackSize}, b, n, RunOptions{PollInterval: 20 * time.Millisecond})
