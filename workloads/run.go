@@ -246,6 +246,7 @@ func Run(ctx context.Context, w Workload, b backends.Backend, o RunOptions) (*Ou
 							return
 						}
 						c.intended = at
+						c.Handle.Observe(OpStartLag, at, time.Since(at), nil)
 						if !at.Before(measureStart) && (o.Tasks > 0 || time.Now().Before(end)) {
 							served.Add(1)
 						}
@@ -437,7 +438,7 @@ func pace(ctx context.Context, o RunOptions, start, end, measureStart time.Time,
 
 // sortOps orders ops as reports list them.
 func sortOps(ops []results.Op) []results.Op {
-	order := append([]string{OpRoundtrip, OpRoundtripUncorrected, OpWastedPoll, OpTimeToObserve, OpTask}, backends.Ops()...)
+	order := append([]string{OpRoundtrip, OpRoundtripUncorrected, OpStartLag, OpWastedPoll, OpTimeToObserve, OpTask}, backends.Ops()...)
 	rank := func(name string) int {
 		for i, n := range order {
 			if n == name {

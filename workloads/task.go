@@ -28,6 +28,13 @@ const (
 	// when the caller actually started the task, as a closed-loop tool
 	// would measure it; OpRoundtrip then runs from the intended start.
 	OpRoundtripUncorrected = "roundtrip_uncorrected"
+	// OpStartLag is, in an open loop, the time from a task's scheduled
+	// arrival to a caller starting it: the queueing a slow backend causes
+	// when every caller is busy, plus the harness's own timer and hand-off
+	// lag (a few hundred µs on a loaded VM), which therefore also sits in
+	// the corrected figures. It shows how much of the corrected latency is
+	// waiting rather than work.
+	OpStartLag = "start_lag"
 )
 
 // A Task is one task message as a simulated worker receives it from the
