@@ -25,9 +25,9 @@ type ServerStat struct {
 type ServerStats []ServerStat
 
 // StatsHeader names the cells of the rows of StatsMarkdownRows.
-var StatsHeader = []string{"server", "value", "unit"}
+var StatsHeader = []string{"server cost", "value", "unit"}
 
-// WriteStatsText writes s as a table under a "server:" line, derived
+// WriteStatsText writes s as a table headed "server cost", derived
 // figures first, indented as WriteText's op tables. It writes nothing when s
 // is empty.
 func WriteStatsText(w io.Writer, s ServerStats) error {
@@ -35,7 +35,6 @@ func WriteStatsText(w io.Writer, s ServerStats) error {
 		return nil
 	}
 	var b strings.Builder
-	b.WriteString("  server:\n")
 	writeTable(&b, append([][]string{StatsHeader}, StatsMarkdownRows(s)...))
 	_, err := io.WriteString(w, b.String())
 	return err

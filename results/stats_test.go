@@ -34,8 +34,7 @@ func ExampleWriteStatsText() {
 		{Name: "memory per result", Unit: "bytes", Value: 416.384, PerTask: true},
 	})
 	// Output:
-	//   server:
-	//   server                   value   unit
+	//   server cost              value   unit
 	//   server CPU per task       26.7     µs
 	//   memory per result          416  bytes
 	//   used_memory          1,880,432  bytes
