@@ -80,7 +80,11 @@ func scratchDB(t testing.TB) string {
 		name = name[:30]
 	}
 	db := "celery_bench_test_" + runID + "_" + name
-	t.Cleanup(func() { adminExec(t, "DROP DATABASE IF EXISTS `"+db+"`") })
+	t.Cleanup(func() {
+		if !t.Skipped() { // a skipped test found no server to clean
+			adminExec(t, "DROP DATABASE IF EXISTS `"+db+"`")
+		}
+	})
 	return db
 }
 

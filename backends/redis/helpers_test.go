@@ -286,15 +286,24 @@ func (p *proxy) serve() {
 func (p *proxy) addr() string { return p.ln.Addr().String() }
 
 // find returns the proxied connection whose client is at addr.
+//
+// A session may have connected and written without waiting for a reply
+// (a SUBSCRIBE) before the proxy has dialled upstream and listed the
+// connection, so find waits for it up to 2 s.
 func (p *proxy) find(addr string) *proxyConn {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		if c.client.RemoteAddr().String() == addr {
-			return c
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		p.mu.Lock()
+		for _, c := range p.conns {
+			if c.client.RemoteAddr().String() == addr {
+				p.mu.Unlock()
+				return c
+			}
+		}
+		p.mu.Unlock()
+		if time.Now().After(deadline) {
+			return nil
 		}
 	}
-	return nil
 }
 
 // all returns the proxied connections in the order they were accepted.
