@@ -2,26 +2,36 @@
 """Check 1: every record bench wrote is read back correctly by real Celery.
 
 usage: bench_writes_celery_reads.py URL [--celery 5.2|5.6] [--extended] [--prefix bec1e7e0-]
+       [--expect-state STATE] [--expect-exc "ValueError('boom', 42)"] [--expect-parent-self]
+       [--group-size N] [--ungrouped K] [--min-records N]
 
 URL is the backend URL bench wrote to (redis://host:port/db or db+mysql://user@host:port/db;
 db+mysql URLs are opened with the pymysql driver, as Celery users do).
 
 For each record whose task id starts with the prefix:
-  * Celery's own API reads it: AsyncResult(id).state/.result/.date_done and
-    app.backend.get_task_meta(id); state must be SUCCESS or STARTED, the result must decode,
-    date_done must be set for SUCCESS and unset for STARTED.
+  * Celery's own API reads it: AsyncResult(id).state/.result/.date_done/.traceback and
+    app.backend.get_task_meta(id); the state must be one Celery writes to the backend (SUCCESS, STARTED,
+    FAILURE, PROGRESS, RETRY), date_done set for SUCCESS/FAILURE and unset otherwise.
+    FAILURE: AsyncResult.result is the exception Celery rebuilds (type and args equal to get_task_meta's,
+    and to --expect-exc), AsyncResult.traceback is the stored text; other states have no traceback.
   * Redis: the stored bytes must equal app.backend.encode(json.loads(raw)) ("reencode": Celery's
     encoder gives back the identical bytes: separators, escapes, number formatting), AND must equal
     the bytes Celery would store itself for the same values, built with Celery's own
     Backend._get_result_meta (+ task_id) and encode ("celery-meta": key order, which keys exist,
-    children/traceback values), with date_done taken from the record.
+    children/traceback/group_id/parent_id values), with date_done taken from the record.
     date_done must have the --celery line's format (5.2: naive isoformat; 5.6: +00:00); TTL must be set.
-  * MySQL: the result column must unpickle to what Celery returns and be byte-equal to
-    pickle.dumps(value, HIGHEST_PROTOCOL) (SQLAlchemy PickleType, what Celery writes); the extended
-    args/kwargs columns must be Celery's encode() bytes.
+    --expect-parent-self: parent_id = the record's own id (failure --retry-rate 1: the re-run's request).
+    --group-size/--ungrouped: group and chord members carry group_id in groups of N; chord bodies none.
+  * MySQL: the result column must unpickle to what Celery returns (FAILURE: Celery's
+    prepare_exception dict) and be byte-equal to pickle.dumps(value, HIGHEST_PROTOCOL) (SQLAlchemy
+    PickleType, what Celery writes); the traceback column is set exactly for FAILURE/RETRY; the extended
+    args/kwargs columns must be Celery's encode() bytes. (The database backend stores no group_id/parent_id.)
+
+Only records still present are read: PROGRESS/RETRY/STARTED records are overwritten by the task's
+result, chord counters and saved groups are deleted by bench by design (see taskset_check.py).
 
 Prints one line per problem: "PROBLEM <task id> <field>: expected <x> got <y>"; exits 1 on any
-problem, 0 with "N records checked, 0 problems" otherwise (exit 2 for usage/connection errors).
+problem, 0 with "N records checked (STATE n, ...), 0 problems" otherwise (exit 2 for usage/connection errors).
 """
 import argparse
 import datetime
@@ -57,7 +67,15 @@ DATE_52 = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?$')
 DATE_56 = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+00:00$')
 
 
-def celery_api_checks(app, tid, expect_result=None, have_expect=False):
+READ_STATES = ('SUCCESS', 'STARTED', 'FAILURE', 'PROGRESS', 'RETRY')
+counts = {}   # state -> records checked
+
+
+def exc_summary(e):
+    return '%s%r' % (type(e).__name__, getattr(e, 'args', ()))
+
+
+def celery_api_checks(app, tid, stored_traceback=None, opts=None):
     """Read one id through Celery's API. Returns the meta dict Celery returns."""
     try:
         meta = app.backend.get_task_meta(tid)
@@ -66,29 +84,76 @@ def celery_api_checks(app, tid, expect_result=None, have_expect=False):
         return None
     r = AsyncResult(tid, app=app)
     try:
-        state, result, date_done = r.state, r.result, r.date_done
+        state, result, date_done, tb = r.state, r.result, r.date_done, r.traceback
     except Exception as e:  # noqa
-        problem(tid, 'AsyncResult', 'state/result/date_done readable', '%s: %s' % (type(e).__name__, e))
+        problem(tid, 'AsyncResult', 'state/result/date_done/traceback readable', '%s: %s' % (type(e).__name__, e))
         return meta
-    if state not in ('SUCCESS', 'STARTED'):
-        problem(tid, 'state', 'SUCCESS or STARTED', repr(state))
+    counts[state] = counts.get(state, 0) + 1
+    if state not in READ_STATES:
+        problem(tid, 'state', ' or '.join(READ_STATES), repr(state))
+    if opts is not None and opts.expect_state and state != opts.expect_state:
+        problem(tid, 'state', '%s (every record of this workload)' % opts.expect_state, repr(state))
     if state != meta.get('status'):
         problem(tid, 'state', 'AsyncResult.state == get_task_meta status %r' % meta.get('status'), repr(state))
-    if result != meta.get('result'):
-        problem(tid, 'result', 'AsyncResult.result == get_task_meta result %r' % (meta.get('result'),), repr(result))
-    if state == 'SUCCESS':
+    mres = meta.get('result')
+    if state == 'FAILURE':
+        # Celery turns the stored {"exc_type", "exc_message", "exc_module"} back into the exception
+        if not isinstance(result, BaseException):
+            problem(tid, 'result', 'an exception instance for FAILURE', repr(result))
+        elif not (type(result) is type(mres) and result.args == getattr(mres, 'args', None)):
+            problem(tid, 'result', 'AsyncResult.result == get_task_meta result %s' % exc_summary(mres), exc_summary(result))
+        elif opts is not None and opts.expect_exc and exc_summary(result) != opts.expect_exc:
+            problem(tid, 'result', opts.expect_exc, exc_summary(result))
+        if not (isinstance(tb, str) and tb.startswith('Traceback (most recent call last):')):
+            problem(tid, 'traceback', 'AsyncResult.traceback: the stored traceback text', repr(tb)[:80])
+        elif stored_traceback is not None and tb != stored_traceback:
+            problem(tid, 'traceback', 'AsyncResult.traceback == stored text', first_diff(stored_traceback.encode(), tb.encode()))
+    else:
+        if result != mres:
+            problem(tid, 'result', 'AsyncResult.result == get_task_meta result %r' % (mres,), repr(result))
+        if tb is not None:
+            problem(tid, 'traceback', 'None for %s' % state, repr(tb)[:80])
+    if state in ('SUCCESS', 'FAILURE'):
         if not isinstance(date_done, datetime.datetime):
-            problem(tid, 'date_done', 'a datetime for SUCCESS', repr(date_done))
-    elif state == 'STARTED':
+            problem(tid, 'date_done', 'a datetime for %s' % state, repr(date_done))
+    elif state in ('STARTED', 'PROGRESS', 'RETRY'):
         if date_done is not None:
-            problem(tid, 'date_done', 'None for STARTED', repr(date_done))
-        if not (isinstance(result, dict) and set(result) == {'pid', 'hostname'}):
-            problem(tid, 'result', 'STARTED result {"pid": int, "hostname": str}', repr(result))
+            problem(tid, 'date_done', 'None for %s' % state, repr(date_done))
+    if state == 'STARTED' and not (isinstance(result, dict) and set(result) == {'pid', 'hostname'}):
+        problem(tid, 'result', 'STARTED result {"pid": int, "hostname": str}', repr(result))
     if meta.get('task_id', tid) != tid:
         problem(tid, 'task_id', repr(tid), repr(meta.get('task_id')))
-    if have_expect and result != expect_result:
-        problem(tid, 'result', repr(expect_result), repr(result))
     return meta
+
+
+def group_checks(url, metas, opts):
+    """Redis: group/chord members carry group_id (Celery's request.group). metas: {tid: raw meta}."""
+    if not opts.group_size:
+        return
+    groups, ungrouped = {}, []
+    for tid, m in metas.items():
+        g = m.get('group_id') if isinstance(m, dict) else None
+        if g is None:
+            ungrouped.append(tid)
+        else:
+            groups.setdefault(g, []).append(tid)
+    if not groups:
+        problem('-', 'group_id', 'members carrying group_id', 'no record has a group_id')
+    for g, members in groups.items():
+        if len(members) != opts.group_size:
+            problem(g, 'group size', '%d records with group_id %s' % (opts.group_size, g), len(members))
+    if opts.ungrouped is not None and len(ungrouped) != opts.ungrouped:
+        problem('-', 'ungrouped', '%d records without group_id (chord bodies)' % opts.ungrouped, len(ungrouped))
+    if opts.chord_body_parent:
+        # Celery: the last header task's on_chord_part_return sends the body from inside that task, so
+        # the body's request.parent_id = the last header task's id (spec §2.6)
+        members = {t for ts in groups.values() for t in ts}
+        for tid in ungrouped:
+            p = metas[tid].get('parent_id')
+            if p not in members:
+                problem(tid, 'parent_id(chord body)', 'the id of a chord header task (the body is sent from '
+                        'the last header task, so Celery stores its id as parent_id)', repr(p))
+    print('groups: %d of %d members; %d records without group_id' % (len(groups), opts.group_size, len(ungrouped)))
 
 
 def celery_request(meta):
@@ -102,10 +167,11 @@ def celery_request(meta):
     return Context(d)
 
 
-def check_redis(app, url, prefix, line, extended):
+def check_redis(app, url, prefix, line, extended, opts):
     import redis
     client = redis.Redis.from_url(url)
     n = 0
+    metas = {}
     for key in client.scan_iter(match=('celery-task-meta-%s*' % prefix).encode(), count=1000):
         tid = key.decode()[len('celery-task-meta-'):]
         raw = client.get(key)
@@ -133,8 +199,15 @@ def check_redis(app, url, prefix, line, extended):
             if want_raw != raw:
                 problem(tid, 'bytes(celery-meta)', 'Celery._get_result_meta bytes %s' % list(want),
                         'keys %s; %s' % (list(meta), first_diff(want_raw, raw)))
+            metas[tid] = meta
             dd = meta.get('date_done')
-            if meta.get('status') == 'SUCCESS':
+            if opts.expect_retries is not None and extended and meta.get('retries') != opts.expect_retries:
+                problem(tid, 'retries', '%d (result_extended: the re-run\'s request.retries)' % opts.expect_retries,
+                        repr(meta.get('retries')))
+            if opts.expect_parent_self and meta.get('parent_id') != tid:
+                problem(tid, 'parent_id', 'the task\'s own id (a retried task\'s re-run has request.parent_id = its id)',
+                        repr(meta.get('parent_id')))
+            if meta.get('status') in ('SUCCESS', 'FAILURE'):
                 rx = DATE_56 if line == '5.6' else DATE_52
                 if not (isinstance(dd, str) and rx.match(dd)):
                     problem(tid, 'date_done', 'Celery %s isoformat (%s)' % (line, rx.pattern), repr(dd))
@@ -145,11 +218,12 @@ def check_redis(app, url, prefix, line, extended):
         ttl = client.ttl(key)
         if not (0 < ttl <= 86400):
             problem(tid, 'ttl', 'SETEX TTL in (0, 86400]', ttl)
-        celery_api_checks(app, tid)
+        celery_api_checks(app, tid, meta.get('traceback') if isinstance(meta, dict) else None, opts)
+    group_checks(url, metas, opts)
     return n
 
 
-def check_mysql(app, url, prefix, line, extended):
+def check_mysql(app, url, prefix, line, extended, opts):
     import pymysql
     from sqlalchemy.engine.url import make_url
     u = make_url(url[len('db+'):])
@@ -171,26 +245,34 @@ def check_mysql(app, url, prefix, line, extended):
         n += 1
         rec = dict(zip(sel + ext, row))
         tid = rec['task_id']
-        meta = celery_api_checks(app, tid)
+        meta = celery_api_checks(app, tid, rec['traceback'], opts)
         raw = rec['result']
         try:
             val = pickle.loads(raw) if raw is not None else None
         except Exception as e:  # noqa
             problem(tid, 'result(pickle)', 'a pickle', '%s: %r' % (e, raw[:40]))
             continue
-        if meta is not None and val != meta.get('result'):
+        mres = meta.get('result') if meta is not None else None
+        if isinstance(mres, BaseException):
+            # FAILURE: the column holds Celery's prepare_exception dict (result_serializer json), pickled
+            want_val = app.backend.prepare_exception(mres)
+            if val != want_val:
+                problem(tid, 'result(pickle)', 'pickle.loads(column) == prepare_exception(%s) %r' % (exc_summary(mres), want_val), repr(val))
+        elif meta is not None and val != mres:
             problem(tid, 'result(pickle)', 'pickle.loads(column) == Celery result %r' % (meta.get('result'),), repr(val))
         if raw is not None:
             want = pickle.dumps(val, pickle.HIGHEST_PROTOCOL)
             if want != raw:
                 problem(tid, 'result(bytes)', 'pickle.dumps(value, HIGHEST_PROTOCOL=%d)' % pickle.HIGHEST_PROTOCOL,
                         first_diff(want, raw))
-        if rec['status'] == 'SUCCESS' and rec['date_done'] is None:
-            problem(tid, 'date_done', 'set for SUCCESS', 'NULL')
-        if rec['status'] == 'STARTED' and rec['date_done'] is not None:
-            problem(tid, 'date_done', 'NULL for STARTED', repr(rec['date_done']))
-        if rec['traceback'] is not None:
+        if rec['status'] in ('SUCCESS', 'FAILURE') and rec['date_done'] is None:
+            problem(tid, 'date_done', 'set for %s' % rec['status'], 'NULL')
+        if rec['status'] in ('STARTED', 'PROGRESS', 'RETRY') and rec['date_done'] is not None:
+            problem(tid, 'date_done', 'NULL for %s' % rec['status'], repr(rec['date_done']))
+        if rec['status'] not in ('FAILURE', 'RETRY') and rec['traceback'] is not None:
             problem(tid, 'traceback', 'NULL', repr(rec['traceback'])[:80])
+        if rec['status'] in ('FAILURE', 'RETRY') and not rec['traceback']:
+            problem(tid, 'traceback', 'the traceback text for %s' % rec['status'], repr(rec['traceback']))
         if ext:
             if extended:
                 for f in ('args', 'kwargs'):
@@ -218,6 +300,17 @@ def main():
     ap.add_argument('--celery', default='5.6', choices=['5.2', '5.6'])
     ap.add_argument('--extended', action='store_true')
     ap.add_argument('--prefix', default='bec1e7e0-')
+    ap.add_argument('--expect-state', help='every record must have this state (e.g. FAILURE for --failure-rate 1)')
+    ap.add_argument('--expect-exc', help='FAILURE records: the exception Celery rebuilds, e.g. "ValueError(\'boom\', 42)"')
+    ap.add_argument('--expect-parent-self', action='store_true',
+                    help='Redis: every record has parent_id = its own id (failure --retry-rate 1: the re-run)')
+    ap.add_argument('--group-size', type=int, default=0,
+                    help='Redis: records with a group_id come in groups of exactly this size (group/chord members)')
+    ap.add_argument('--ungrouped', type=int, help='Redis: exactly this many records have no group_id (chord bodies)')
+    ap.add_argument('--chord-body-parent', action='store_true',
+                    help='Redis: every record without group_id (a chord body) has parent_id = a header task id')
+    ap.add_argument('--expect-retries', type=int,
+                    help='Redis, --extended: every record has "retries" equal to this (1 for the re-run after a retry)')
     ap.add_argument('--min-records', type=int, default=1,
                     help='fail when fewer records than this are found (default 1)')
     a = ap.parse_args()
@@ -230,9 +323,9 @@ def main():
     app.conf.result_extended = a.extended
     try:
         if url.startswith(('redis://', 'rediss://')):
-            n = check_redis(app, url, a.prefix, a.celery, a.extended)
+            n = check_redis(app, url, a.prefix, a.celery, a.extended, a)
         elif url.startswith('db+'):
-            n = check_mysql(app, url, a.prefix, a.celery, a.extended)
+            n = check_mysql(app, url, a.prefix, a.celery, a.extended, a)
         else:
             print('unsupported URL %s' % url, file=sys.stderr)
             return 2
@@ -242,7 +335,7 @@ def main():
     if n < a.min_records:
         print('PROBLEM - records: expected at least %d records starting %s got %d' % (a.min_records, a.prefix, n))
         problems.append(('-', 'records'))
-    print('%d records checked, %d problems' % (n, len(problems)))
+    print('%d records checked (%s), %d problems' % (n, ', '.join('%s %d' % kv for kv in sorted(counts.items())), len(problems)))
     return 1 if problems else 0
 
 

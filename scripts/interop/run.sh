@@ -19,27 +19,52 @@ fi
 $PY -c 'import celery, redis, sqlalchemy, pymysql' || {
   echo "FAIL: $PY cannot import celery/redis/sqlalchemy/pymysql; apt-get install python3-celery python3-redis python3-sqlalchemy python3-pymysql"; exit 1; }
 $PY -c "import pymysql; pymysql.connect(host='127.0.0.1', user='root').cursor().execute('CREATE DATABASE IF NOT EXISTS \`$mysql_db\`')" || exit 1
+# hold the named lock celery_bench_interop for the whole run (lock.py; go test takes it too)
+coproc LOCK { "$PY" "$here/lock.py"; }
+read -r locked <&"${LOCK[0]}"
+[ "$locked" = LOCKED ] || { echo "FAIL: another interop run holds the lock celery_bench_interop"; exit 1; }
 fail=0
-check1() { # url line flags...
-  local url=$1 line=$2; shift 2
-  local ext=""; case "$*" in *--result-extended*) ext=--extended;; esac
-  echo "== check 1: $url --celery $line $*"
+check1() { # url line "bench flags" "check flags"
+  local url=$1 line=$2 bflags=$3 cflags=$4
+  echo "== check 1 (reads): $url --celery $line $bflags"
   $PY "$here/cleanup.py" "$url" >/dev/null || { fail=1; return; }
-  if ! "$bench" --backend "$url" --tasks 20 -c 2 --workers 2 --warmup 0s --keep --force --progress 0 \
-       --celery "$line" "$@" --seed 4242 > "$tmp/bench.out" 2>&1; then
+  if ! "$bench" --backend "$url" -c 2 --workers 2 --warmup 0s --keep --force --progress 0 \
+       --celery "$line" --seed 4242 $bflags > "$tmp/bench.out" 2>&1; then
     echo "FAIL: bench run"; tail -5 "$tmp/bench.out"; fail=1
   fi
-  $PY "$here/bench_writes_celery_reads.py" "$url" --celery "$line" $ext || fail=1
+  $PY "$here/bench_writes_celery_reads.py" "$url" --celery "$line" $cflags || fail=1
   $PY "$here/cleanup.py" "$url" >/dev/null
 }
 for line in 5.2 5.6; do
-  for flags in "" "--track-started" "--result-extended" "--track-started --result-extended"; do
-    check1 "$REDIS_URL" $line $flags
-    check1 "$MYSQL_URL" $line $flags
+  for url in "$REDIS_URL" "$MYSQL_URL"; do
+    check1 "$url" $line "--tasks 20" ""
+    check1 "$url" $line "--tasks 8 --track-started --poll-interval 50ms" ""
+    check1 "$url" $line "--tasks 8 --track-started --result-extended --poll-interval 50ms" "--extended"
+    check1 "$url" $line "--tasks 4 -w polling --poll-interval 50ms" "--expect-state SUCCESS"
+    check1 "$url" $line "--tasks 4 -w store-only" "--expect-state SUCCESS --min-records 4"
+    check1 "$url" $line "--tasks 4 -w progress --progress-updates 2 --track-started" "--expect-state SUCCESS"
+    check1 "$url" $line "--tasks 4 -w failure --failure-rate 1" "--expect-state FAILURE"
+    check1 "$url" $line "--tasks 4 -w failure --failure-rate 1 --retry-rate 1" \
+      "--expect-state FAILURE $([ "$url" = "$REDIS_URL" ] && echo --expect-parent-self)"
   done
+  check1 "$REDIS_URL" $line "--tasks 2 -w group --group-size 3" "--expect-state SUCCESS --group-size 3 --ungrouped 0"
+  check1 "$REDIS_URL" $line "--tasks 2 -w chord --chord-size 3" "--expect-state SUCCESS --group-size 3 --ungrouped 2"
+  check1 "$MYSQL_URL" $line "--tasks 2 -w group --group-size 3" "--expect-state SUCCESS --min-records 6"
+  check1 "$MYSQL_URL" $line "--tasks 2 -w chord --chord-size 3" "--expect-state SUCCESS --min-records 8"
+  echo "== check 1 (reads): GroupResult.save on Redis, --celery $line"
+  $PY "$here/taskset_check.py" --bench "$bench" "$REDIS_URL" --celery $line || fail=1
+  $PY "$here/cleanup.py" "$REDIS_URL" >/dev/null
 done
-echo "== check 2: traffic (Redis, MySQL; default and --track-started)"
+for url in "$REDIS_URL" "$MYSQL_URL"; do
+  echo "== Celery writes, bench inspect reads: $url"
+  $PY "$here/cleanup.py" "$url" >/dev/null
+  $PY "$here/celery_writes_bench_reads.py" --bench "$bench" "$url" || fail=1
+  $PY "$here/cleanup.py" "$url" >/dev/null
+done
+echo "== check 2: traffic"
 $PY "$here/traffic.py" --bench "$bench" || fail=1
 $PY "$here/traffic.py" --bench "$bench" --track-started || fail=1
+for wl in progress failure polling group; do $PY "$here/traffic.py" --bench "$bench" --only redis --workload $wl || fail=1; done
+for wl in progress failure; do $PY "$here/traffic.py" --bench "$bench" --only mysql --workload $wl || fail=1; done
 if [ $fail = 0 ]; then echo "interop: PASS"; else echo "interop: FAIL"; fi
 exit $fail

@@ -1,10 +1,16 @@
 #!/usr/bin/python3
-"""Check 2: "same traffic". One roundtrip task through a REAL Celery worker + caller, and one
-through bench, each captured on the server; the per-connection command streams are compared
-op by op, in order.
+"""Check 2: "same traffic". One task through a REAL Celery worker + caller, and one through
+bench, each captured on the server; the per-connection command streams are compared op by op,
+in order (except where a workload rule below says otherwise).
 
 usage: traffic.py --bench PATH [--only redis|mysql] [--track-started] [--out DIR]
-       [--redis-db 11] [--mysql-db celery_bench_interop] [--broker-port 6391]
+       [--workload roundtrip|progress|failure|polling|group] [--redis-db 11]
+       [--mysql-db celery_bench_interop] [--broker-port 6391]
+
+--workload (default roundtrip): the lifecycle compared. Redis: all five; MySQL: roundtrip, progress,
+failure (polling/group on MySQL: not yet). progress = 1 update_state('PROGRESS'); group = 3 members.
+Workload-specific rules are printed with the normalisation rules (WORKLOAD_RULES).
+The MySQL capture takes the named lock celery_bench_general_log (60 s) around the general log.
 
 Needs /usr/bin/python3 with Celery (Debian python3-celery 5.2.6), redis-server, Redis on
 127.0.0.1:6379 and MariaDB on 127.0.0.1:3306 (root, no password). bench runs with --celery 5.2,
@@ -154,11 +160,25 @@ def parse_monitor(path, db):
     return {p: v for p, v in by_port.items() if db in dbs[p]}
 
 
-def norm_redis(args, ids):
+TB = re.compile(rb'"traceback": "((?:[^"\\]|\\.)*)"')
+RESULT_STR = re.compile(rb'"result": "((?:[^"\\]|\\.)*)"')
+
+
+def norm_tb(mo):
+    # keep only the exception line: the frames (paths, line numbers, bench's --traceback-size padding) differ by design
+    lines = [l for l in mo.group(1).split(b'\\n') if l]
+    return b'"traceback": "<FRAMES>' + (lines[-1] if lines else b'') + b'\\n"'
+
+
+def norm_redis(args, ids, workload='roundtrip'):
     out = []
     for i, a in enumerate(args):
         if i == 0:
             a = a.upper()
+        if workload == 'group':
+            a = UUID.sub(b'<ID>', a)
+            a = RESULT_STR.sub(lambda mo: b'"result": <STR len %d>' % len(mo.group(1)), a)
+        a = TB.sub(norm_tb, a)
         a = UUID.sub(ids, a)
         a = RDATE.sub(lambda mo: b'<DATE>' + (mo.group(1) or b''), a)
         a = PID.sub(b'"pid": <PID>', a)
@@ -202,6 +222,21 @@ def payload(sleep=0):
         import time
         time.sleep(sleep)
     return os.environ['PAYLOAD']
+
+@app.task(bind=True)
+def progress(self, k=1, sleep=0):
+    # bench's progress workload: update_state('PROGRESS', {"current": i, "total": k}) k times
+    import time
+    for i in range(k):
+        self.update_state(state='PROGRESS', meta={'current': i + 1, 'total': k})
+    time.sleep(sleep)   # MySQL: so that the caller polls several times
+    return os.environ['PAYLOAD']
+
+@app.task
+def fail(sleep=0):
+    import time
+    time.sleep(sleep)
+    raise ValueError('boom', 42)
 '''
 
 CALLER_PY = r'''
@@ -213,19 +248,42 @@ def _connect(self):
     if self.port == 6379 and self._sock is not None:
         print('CALLERPORT', self._sock.getsockname()[1], flush=True)
 rc.Connection.connect = _connect
-from tasks import payload
-r = payload.delay(sleep=float(sys.argv[1]) if len(sys.argv) > 1 else 0)
+import os, time
+from tasks import payload, progress, fail
+wl = os.environ.get('WORKLOAD', 'roundtrip')
+if wl == 'group':
+    from celery import group
+    r = group(payload.s() for _ in range(int(os.environ.get('GROUP_SIZE', '3')))).apply_async()
+    print('LABEL', r.id, flush=True)
+    v = r.get(timeout=20)
+    print('RESULT', len(v), flush=True)
+    sys.exit(0)
+sleep = float(sys.argv[1]) if len(sys.argv) > 1 else 0
+if wl == 'progress':
+    r = progress.delay(k=int(os.environ.get('PROGRESS_UPDATES', '1')), sleep=sleep)
+elif wl == 'failure':
+    r = fail.delay(sleep=sleep)
+else:
+    r = payload.delay(sleep=float(sys.argv[1]) if len(sys.argv) > 1 else 0)
 print('LABEL', r.id, flush=True)
-v = r.get(timeout=20, interval=0.5)
+if wl == 'polling':
+    while not r.ready():
+        time.sleep(float(os.environ.get('POLL_INTERVAL', '0.1')))
+    v = r.get()
+elif wl == 'failure':
+    v = repr(r.get(timeout=20, interval=0.5, propagate=False))
+else:
+    v = r.get(timeout=20, interval=0.5)
 print('RESULT', len(v), flush=True)
 '''
 
 
 class CeleryLab:
-    def __init__(self, tmp, bport, backend, payload, track):
+    def __init__(self, tmp, bport, backend, payload, track, workload='roundtrip'):
         self.tmp, self.bport = tmp, bport
         self.env = dict(os.environ, C_FORCE_ROOT='1', BACKEND=backend, PAYLOAD=payload,
-                        TRACK='1' if track else '0', PYTHONDONTWRITEBYTECODE='1')
+                        TRACK='1' if track else '0', PYTHONDONTWRITEBYTECODE='1', WORKLOAD=workload,
+                        GROUP_SIZE='3', PROGRESS_UPDATES='1', POLL_INTERVAL='0.1')
         self.env.pop('PYTHONPATH', None)
         with open(os.path.join(tmp, 'tasks.py'), 'w') as f:
             f.write(TASKS_PY % {'bport': bport})
@@ -258,8 +316,9 @@ class CeleryLab:
             time.sleep(0.1)
         die('celery worker did not become ready:\n' + open(os.path.join(self.tmp, 'worker.log')).read()[-2000:])
 
-    def call(self, sleep=0):
-        p = subprocess.run([PY, 'caller.py', str(sleep)], cwd=self.tmp, env=self.env, capture_output=True, timeout=60)
+    def call(self, sleep=0, workload=None):
+        env = dict(self.env, WORKLOAD=workload) if workload else self.env
+        p = subprocess.run([PY, 'caller.py', str(sleep)], cwd=self.tmp, env=env, capture_output=True, timeout=60)
         out = p.stdout.decode()
         if p.returncode != 0:
             die('celery caller failed: %s %s' % (out, p.stderr.decode()[-2000:]))
@@ -318,6 +377,56 @@ def dump_streams(path, streams):
 
 # ---------------------------------------------------------------- Redis
 
+# per-workload: bench flags, kept task keys, Redis rules that differ from the op-by-op default
+REDIS_WORKLOADS = {
+    'roundtrip': ([], 1),
+    'progress': (['-w', 'progress', '--progress-updates', '1'], 1),
+    'failure': (['-w', 'failure', '--failure-rate', '1'], 1),
+    'polling': (['-w', 'polling', '--poll-interval', '100ms'], 1),
+    'group': (['-w', 'group', '--group-size', '3'], 3),
+}
+WORKLOAD_RULES = {
+    'failure': ['failure: the Celery task raises ValueError(\'boom\', 42); the "traceback" JSON string keeps only its last line '
+                '(the exception line), the frames -> <FRAMES> (real frames vs bench\'s synthetic --traceback-size text); '
+                'the caller uses get(propagate=False)'],
+    'progress': ['progress: the Celery task calls update_state(state=\'PROGRESS\', meta={"current": i, "total": k}) once (k=1)'],
+    'polling': ['polling: caller does "while not r.ready(): sleep(0.1)" then r.get() (bench --poll-interval 100ms); in caller-cmd '
+                'a run of 1 or more identical consecutive GETs is collapsed to one line "GET ... (1 or more polls)": the poll count is timing-dependent (the task may be done at the first poll)'],
+    'group': ['group: group(payload.s() x3).apply_async().get(); every uuid -> <ID> (member order is timing-dependent, so MGET key '
+              'order is moot), every "result" string -> <STR len N> (bench members return distinct strs)',
+              'group caller-pubsub: compared as a MULTISET of lines without UNSUBSCRIBE (SUBSCRIBE/UNSUBSCRIBE interleaving and '
+              'the UNSUBSCRIBE count depend on when results arrive: only reported); caller-cmd and worker op by op'],
+}
+
+
+def collapse_polls(lines):
+    out = []
+    for l in lines:
+        if l.startswith('"GET"'):
+            l += ' (1 or more polls)'
+            if out and out[-1] == l:
+                continue
+        out.append(l)
+    return out
+
+
+def compare_multiset(kind, role, celery, bench, report):
+    from collections import Counter
+    cu = sum(1 for l in celery if l.startswith('"UNSUBSCRIBE"'))
+    bu = sum(1 for l in bench if l.startswith('"UNSUBSCRIBE"'))
+    c = Counter(l for l in celery if not l.startswith('"UNSUBSCRIBE"'))
+    b = Counter(l for l in bench if not l.startswith('"UNSUBSCRIBE"'))
+    print('%s %s: UNSUBSCRIBE count celery %d, bench %d (timing-dependent, reported only)' % (kind, role, cu, bu), flush=True)
+    if c == b:
+        print('%s %s: %d cmds equal as a multiset (without UNSUBSCRIBE)' % (kind, role, sum(c.values())), flush=True)
+        return True
+    only_c, only_b = c - b, b - c
+    msg = '%s %s multiset: celery-only %s != bench-only %s' % (kind, role, short(str(dict(only_c))), short(str(dict(only_b))))
+    print(msg, flush=True)
+    report.append({'kind': kind, 'role': role, 'index': 0, 'celery': dict(only_c), 'bench': dict(only_b), 'hard': True})
+    return False
+
+
 def redis_roles_bench(conns, key_of):
     roles, harness = {}, {}
     for port, cmds in conns.items():
@@ -326,7 +435,7 @@ def redis_roles_bench(conns, key_of):
             roles.setdefault('caller-pubsub', []).append(port)
         elif any(a[0].upper() in (b'SETEX', b'SET') and len(a) > 1 and key_of(a[1]) for _, a in cmds):
             roles.setdefault('worker', []).append(port)
-        elif any(a[0].upper() == b'GET' and len(a) > 1 and key_of(a[1]) for _, a in cmds):
+        elif any(a[0].upper() in (b'GET', b'MGET') and len(a) > 1 and key_of(a[1]) for _, a in cmds):
             roles.setdefault('caller-cmd', []).append(port)
         else:
             harness[port] = cmds
@@ -343,8 +452,9 @@ def run_redis(a, tmp, report):
     # --- bench
     mon = os.path.join(tmp, 'bench-redis.mon')
     mp, mf = start_monitor(mon)
+    wflags, nkeys = REDIS_WORKLOADS[a.workload]
     cmd = [a.bench, '--backend', url, '--tasks', '1', '-c', '1', '--workers', '1', '--warmup', '0s', '--keep',
-           '--force', '--progress', '0', '--celery', a.bench_celery, '--seed', '48879']
+           '--force', '--progress', '0', '--celery', a.bench_celery, '--seed', '48879'] + wflags
     if a.track_started:
         cmd.append('--track-started')
     p = subprocess.run(cmd, capture_output=True, timeout=60)
@@ -353,9 +463,11 @@ def run_redis(a, tmp, report):
     if p.returncode != 0:
         die('bench failed: %s' % p.stderr.decode()[-2000:])
     keys = list(r.scan_iter(match=b'celery-task-meta-bec1e7e0-*'))
-    if len(keys) != 1:
-        die('expected 1 kept bench key in db %d, found %d' % (db, len(keys)))
+    if len(keys) != nkeys:
+        die('expected %d kept bench key(s) in db %d, found %d' % (nkeys, db, len(keys)))
     payload = json.loads(r.get(keys[0]))['result']
+    if not isinstance(payload, str):
+        payload = ''   # failure: the Celery task raises, PAYLOAD is unused
     for k in keys:
         r.delete(k)
     bconns = parse_monitor(mon, db)
@@ -364,12 +476,12 @@ def run_redis(a, tmp, report):
     bench = {}
     for role, ports in roles.items():
         for i, port in enumerate(ports):
-            bench[role if i == 0 else '%s#%d' % (role, i + 1)] = [norm_redis(x, ids) for _, x in bconns[port]]
+            bench[role if i == 0 else '%s#%d' % (role, i + 1)] = [norm_redis(x, ids, a.workload) for _, x in bconns[port]]
     hb = {}
     for port, cmds in harness.items():
-        hb['harness:%s' % port] = [norm_redis(x, ids) for _, x in cmds]
+        hb['harness:%s' % port] = [norm_redis(x, ids, a.workload) for _, x in cmds]
     # --- Celery
-    lab = CeleryLab(tmp, a.broker_port, url, payload, a.track_started)
+    lab = CeleryLab(tmp, a.broker_port, url, payload, a.track_started, a.workload)
     try:
         lab.start()
         mon2 = os.path.join(tmp, 'celery-redis.mon')
@@ -379,8 +491,11 @@ def run_redis(a, tmp, report):
         stop(mp, mf)
     finally:
         lab.stop()
+    seen = {u for cmds in parse_monitor(mon2, db).values() for _, x in cmds for u in UUID.findall(b' '.join(x))}
     if tid:
-        r.delete('celery-task-meta-' + tid)
+        seen.add(tid.encode())
+    for u in seen:   # the Celery run's task (and group member) keys
+        r.delete(b'celery-task-meta-' + u)
     cconns = parse_monitor(mon2, db)
     ids = Ids()
     celery = {}
@@ -391,14 +506,20 @@ def run_redis(a, tmp, report):
             role = 'caller-pubsub' if any(x[0].upper() == b'SUBSCRIBE' for _, x in cmds) else 'caller-cmd'
         else:
             role = 'worker' if len(wports) == 1 else 'worker:%s' % port
-        celery[role] = [norm_redis(x, ids) for _, x in cmds]
+        celery[role] = [norm_redis(x, ids, a.workload) for _, x in cmds]
     dump_streams(os.path.join(a.out, 'redis-celery.txt'), celery)
     dump_streams(os.path.join(a.out, 'redis-bench.txt'), dict(bench, **hb))
     ok = True
     print('redis: bench connections %s, harness-only connections %d; celery connections %s' %
           ({k: len(v) for k, v in bench.items()}, len(hb), {k: len(v) for k, v in celery.items()}), flush=True)
     for role in ('caller-pubsub', 'caller-cmd', 'worker'):
-        ok &= compare('redis', role, celery.get(role, []), bench.get(role, []), report)
+        cs, bs = celery.get(role, []), bench.get(role, [])
+        if a.workload == 'polling' and role == 'caller-cmd':
+            cs, bs = collapse_polls(cs), collapse_polls(bs)
+        if a.workload == 'group' and role == 'caller-pubsub':
+            ok &= compare_multiset('redis', role, cs, bs, report)
+        else:
+            ok &= compare('redis', role, cs, bs, report)
     for role in sorted(set(bench) - {'caller-pubsub', 'caller-cmd', 'worker'}):
         print('redis: bench has an extra %s connection: %s' % (role, short(' | '.join(bench[role]))), flush=True)
         report.append({'kind': 'redis', 'role': role, 'index': 0, 'celery': '<no such connection>',
@@ -423,6 +544,10 @@ def norm_mysql(cmd, arg, ids):
     a = MDATE.sub(b"'<DATE>'", a)
     a = re.sub(rb'celery_taskmeta\.id = \d+', b'celery_taskmeta.id = <ID>', a)
     a = re.sub(rb'VALUES \(\d+,', b'VALUES (<ID>,', a)
+    # failure: keep only the exception line of the traceback literal (frames differ by design)
+    a = re.sub(rb"traceback='((?:[^'\\]|\\.)*)'",
+               lambda mo: b"traceback='<FRAMES>" + ([l for l in mo.group(1).split(b'\\n') if l] or [b''])[-1] + b"\\n'", a,
+               flags=re.S)
     if a.startswith(b'UPDATE') and b"status='STARTED'" in a:
         a = re.sub(rb"result='(?:[^'\\]|\\.)*'", b"result='<STARTED-PICKLE>'", a, flags=re.S)
     return '%s: %s' % (cmd, a.decode('utf-8', 'backslashreplace'))
@@ -434,6 +559,11 @@ class GeneralLog:
 
     def __enter__(self):
         cur = self.c.cursor()
+        # the general log is server-wide: other engineers' tests capture it too (the mysql backend's tests
+        # take the same named lock)
+        cur.execute("SELECT GET_LOCK('celery_bench_general_log', 60)")
+        if cur.fetchone()[0] != 1:
+            die('could not take the named lock celery_bench_general_log within 60 s')
         cur.execute('SELECT @@global.general_log, @@global.log_output, NOW(6)')
         self.old_log, self.old_out, self.t0 = cur.fetchone()
         cur.execute("SET GLOBAL log_output = 'TABLE'")
@@ -444,6 +574,7 @@ class GeneralLog:
         cur = self.c.cursor()
         cur.execute('SET GLOBAL general_log = %d' % int(self.old_log))
         cur.execute("SET GLOBAL log_output = %s", (self.old_out,))
+        cur.execute("SELECT RELEASE_LOCK('celery_bench_general_log')")
         self.c.close()
 
     def now(self):
@@ -509,6 +640,7 @@ def run_mysql(a, tmp, report):
     # 3 tasks and a 1 ms poll interval, so that bench's caller also makes later (non-first) polls
     cmd = [a.bench, '--backend', burl, '--tasks', '3', '-c', '1', '--workers', '1', '--warmup', '0s', '--keep',
            '--force', '--progress', '0', '--celery', a.bench_celery, '--seed', '48879', '--poll-interval', '1ms']
+    cmd += REDIS_WORKLOADS[a.workload][0]
     if a.track_started:
         cmd.append('--track-started')
     with GeneralLog() as gl:
@@ -534,6 +666,8 @@ def run_mysql(a, tmp, report):
     first = [arg for _, ct, arg in bthreads[bw[0]] if ct == 'Query' and b'celery_taskmeta.task_id = ' in arg][0]
     btid = UUID.search(first).group(0).decode()
     payload = pickle.loads(dict(rows)[btid])
+    if not isinstance(payload, str):
+        payload = ''   # failure: the Celery task raises, PAYLOAD is unused
     bench = {}
     if len(bw) != 1:
         print('mysql: bench worker connections: %d (expected 1)' % len(bw), flush=True)
@@ -552,12 +686,12 @@ def run_mysql(a, tmp, report):
         st = [norm_mysql(ct, arg, ids) for _, ct, arg in bthreads[th]]
         (bench_inits if 'Query: SET AUTOCOMMIT = 0' in st else bench_harness).append(st)
     # --- Celery: warm-up task (first task of the child: engine init + create_all), then the measured one
-    lab = CeleryLab(tmp, a.broker_port, curl, payload, a.track_started)
+    lab = CeleryLab(tmp, a.broker_port, curl, payload, a.track_started, a.workload)
     try:
         lab.start()
         with GeneralLog() as gl:
             t0 = gl.now()
-            _, warm_tid = lab.call()
+            _, warm_tid = lab.call(workload='roundtrip')
             time.sleep(0.2)
             t1 = gl.now()
             _, tid = lab.call(sleep=a.poll_task_seconds)
@@ -632,6 +766,8 @@ def main():
     ap.add_argument('--bench', required=True)
     ap.add_argument('--only', choices=['redis', 'mysql'])
     ap.add_argument('--track-started', action='store_true')
+    ap.add_argument('--workload', default='roundtrip', choices=sorted(REDIS_WORKLOADS),
+                    help='Redis: the lifecycle compared (MySQL: roundtrip only)')
     ap.add_argument('--out', help='directory for the captured streams (default: a temp dir, printed)')
     ap.add_argument('--redis-db', type=int, default=11)
     ap.add_argument('--mysql-db', default='celery_bench_interop')
@@ -647,8 +783,10 @@ def main():
     a.out = a.out or tmp
     os.makedirs(a.out, exist_ok=True)
     print('normalisation rules:', flush=True)
-    for rule in NORMALISATION:
+    for rule in NORMALISATION + WORKLOAD_RULES.get(a.workload, []):
         print('  - ' + rule, flush=True)
+    if a.workload not in ('roundtrip', 'failure', 'progress') and a.only != 'redis':
+        die('--workload %s is compared on Redis only (use --only redis)' % a.workload)
     report, ok = [], True
     try:
         if a.only in (None, 'redis'):
