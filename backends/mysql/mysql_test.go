@@ -67,9 +67,9 @@ func needServer(t testing.TB) {
 
 // scratchDB returns the name of a database for t alone, dropped (if it
 // was created) when t ends.
-func scratchDB(t testing.TB) string {
+func scratchDB(t testing.TB, suffix ...string) string {
 	t.Helper()
-	name := strings.ToLower(t.Name())
+	name := strings.ToLower(t.Name() + strings.Join(suffix, ""))
 	name = strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
 			return r

@@ -98,7 +98,7 @@ func TestServerStats(t *testing.T) {
 	needServer(t)
 	const workers, tasks = 4, 1000
 	for attempt := 1; ; attempt++ {
-		db := scratchDB(t)
+		db := scratchDB(t, fmt.Sprint(attempt)) // a database per attempt: each attempt's cleanup drops its own
 		before, after, sent := statsRun(t, testURL(t, db).String(), workers, tasks)
 		d := backends.DiffStats(before, after)
 		per := backends.PerTask(before, after, tasks)
