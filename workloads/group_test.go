@@ -3,7 +3,6 @@ package workloads
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -25,26 +24,7 @@ const (
 // BENCH_REQUIRE_SERVERS=1), and deletes what the test wrote at the end.
 func openGroupTest(t *testing.T, rawURL string, o backends.Options, seed uint64) backends.Backend {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	prefix := RunPrefix(seed)
-	o.IDPrefix, o.Force = IDMarker, true
-	o.ConnectTimeout = 2 * time.Second
-	b, err := backends.Open(ctx, rawURL, o)
-	if err == nil {
-		err = b.Prepare(ctx)
-	}
-	if err != nil {
-		if os.Getenv("BENCH_REQUIRE_SERVERS") == "1" {
-			t.Fatalf("%s is required (BENCH_REQUIRE_SERVERS=1): %v", backends.Redact(rawURL), err)
-		}
-		t.Skipf("%s does not answer (%v); BENCH_REQUIRE_SERVERS=1 makes this a failure", backends.Redact(rawURL), err)
-	}
-	t.Cleanup(func() {
-		b.Cleanup(context.Background(), prefix)
-		b.Close()
-	})
-	return b
+	return openTestUnder(t, rawURL, o, RunPrefix(seed))
 }
 
 // runGroupTasks runs n lifecycles of w with one caller and one worker and

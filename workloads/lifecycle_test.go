@@ -28,12 +28,19 @@ const (
 )
 
 // openTest opens and prepares rawURL, skipping the test when a real server
-// does not answer (failing it when BENCH_REQUIRE_SERVERS=1).
+// does not answer (failing it when BENCH_REQUIRE_SERVERS=1), and deletes
+// every result bench wrote there at the end.
 func openTest(t *testing.T, rawURL string, o backends.Options) backends.Backend {
+	return openTestUnder(t, rawURL, o, IDMarker)
+}
+
+// openTestUnder is openTest deleting only the results under prefix.
+func openTestUnder(t *testing.T, rawURL string, o backends.Options, prefix string) backends.Backend {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	o.IDPrefix, o.Force = IDMarker, true
+	o.ConnectTimeout = 2 * time.Second
 	b, err := backends.Open(ctx, rawURL, o)
 	if err == nil {
 		err = b.Prepare(ctx)
@@ -45,7 +52,7 @@ func openTest(t *testing.T, rawURL string, o backends.Options) backends.Backend 
 		t.Skipf("%s does not answer (%v); BENCH_REQUIRE_SERVERS=1 makes this a failure", backends.Redact(rawURL), err)
 	}
 	t.Cleanup(func() {
-		b.Cleanup(context.Background(), IDMarker)
+		b.Cleanup(context.Background(), prefix)
 		b.Close()
 	})
 	return b
