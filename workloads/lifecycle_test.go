@@ -323,6 +323,27 @@ func TestOpMixRedis(t *testing.T) {
 		want["SUBSCRIBE"], want["UNSUBSCRIBE"] = 1, 1
 		check(t, storeOnly{}, RunOptions{}, want)
 	})
+	t.Run("mix", func(t *testing.T) {
+		// A blend is its components' sum: every task is one W and one
+		// SUBSCRIBE; each roundtrip adds its GET and 3 (or 4) UNSUBSCRIBEs,
+		// each store-only task its one UNSUBSCRIBE at release.
+		stop := monitor(t, testRedisURL)
+		c := runTasks(t, &mix{spec: "roundtrip=1,store-only=1"}, b, 2*n, RunOptions{Seed: 42}) // a seed that draws both kinds
+		got := tally(stop())
+		rt, so := c[OpRoundtrip], 2*n-c[OpRoundtrip]
+		if rt == 0 || so == 0 {
+			t.Fatalf("the mix ran %d roundtrips of %d tasks, want both kinds", rt, 2*n)
+		}
+		for k, v := range W(2 * n) {
+			if got[k] != v+map[string]int64{"GET": rt}[k] {
+				t.Errorf("%s: %d, want %d for %d tasks (%d roundtrips): %v", k, got[k], v, 2*n, rt, got)
+			}
+		}
+		if got["SUBSCRIBE"] != 2*n || got["UNSUBSCRIBE"] < 3*rt+so || got["UNSUBSCRIBE"] > 4*rt+so {
+			t.Errorf("SUBSCRIBE %d, UNSUBSCRIBE %d; want %d and %d..%d (%d roundtrips, %d store-only)",
+				got["SUBSCRIBE"], got["UNSUBSCRIBE"], 2*n, 3*rt+so, 4*rt+so, rt, so)
+		}
+	})
 	t.Run("progress k=2", func(t *testing.T) {
 		// A/progress, C/progress: k+1 writes; the caller as A/add.
 		want := W(3)
@@ -461,6 +482,22 @@ func TestOpMixMySQL(t *testing.T) {
 			t.Errorf("store-only: %v for %d tasks", m, n)
 		}
 		t.Logf("store-only on MySQL, %d tasks: %v", n, m)
+	})
+	t.Run("mix", func(t *testing.T) {
+		p.take()
+		c := runTasks(t, &mix{spec: "roundtrip=1,store-only=1"}, b, 2*n, RunOptions{PollInterval: 20 * time.Millisecond, Seed: 42})
+		qs, _ := p.take()
+		m := classify(qs)
+		// Every task is one §2.1 store; only the roundtrips read, one
+		// SELECT per poll.
+		polls := c[backends.OpGetTaskMeta]
+		if c[OpRoundtrip] == 0 || c[OpRoundtrip] == 2*n {
+			t.Fatalf("the mix ran %d roundtrips of %d tasks, want both kinds", c[OpRoundtrip], 2*n)
+		}
+		if m["INSERT"] != 2*n || m["UPDATE SUCCESS"] != 2*n || m["SELECT task"] != 2*n+polls || polls < c[OpRoundtrip] {
+			t.Errorf("mix: %v for %d tasks, %d roundtrips, %d polls", m, 2*n, c[OpRoundtrip], polls)
+		}
+		t.Logf("mix on MySQL, %d tasks (%d roundtrips, %d polls): %v", 2*n, c[OpRoundtrip], polls, m)
 	})
 	t.Run("failure", func(t *testing.T) {
 		p.take()
