@@ -70,6 +70,11 @@ func TestGolden(t *testing.T) {
 		{"bad-workload", []string{"-w", "nope"}},
 		{"bad-command", []string{"frobnicate"}},
 		{"report-missing", []string{"report", "testdata/no-such-file.json"}},
+		{"inspect-help", []string{"help", "inspect"}},
+		{"inspect-pending", []string{"inspect", "memory://", "bec1e7e0-0000-4000-8000-000000000001", "--format", "json"}},
+		{"inspect-pending-text", []string{"inspect", "memory://", "bec1e7e0-0000-4000-8000-000000000001"}},
+		{"inspect-no-ids", []string{"inspect", "memory://"}},
+		{"inspect-bad-url", []string{"inspect", "mongodb://x", "id"}},
 		{"report-not-a-run", []string{"report", "testdata/list.stdout"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { golden(t, tc.name, tc.args...) })
