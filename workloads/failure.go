@@ -27,8 +27,13 @@ var DefaultTracebackSize = len(traceback(failureExc, 0))
 var (
 	failureExc = excSpec{typ: "ValueError", args: []any{"boom", 42}, repr: "('boom', 42)",
 		raise: "raise ValueError('boom', 42)"}
+	// A retry's traceback is that of the Retry exception self.retry()
+	// raises, through Celery's own retry frame, as B/flaky shows.
 	retryExc = excSpec{typ: "KeyError", args: []any{"once"}, repr: "'once'",
-		raise: "raise self.retry(exc=KeyError('once'))"}
+		raise: "raise self.retry(exc=KeyError('once'), countdown=0.2)",
+		after: "\n          " + strings.Repeat("^", len("self.retry(exc=KeyError('once'), countdown=0.2)")) +
+			"\n  File \"" + celeryPath + "/app/task.py\", line 738, in retry\n    raise ret",
+		final: "celery.exceptions.Retry: Retry in 0.2s: KeyError('once')"}
 )
 
 type excSpec struct {
@@ -36,6 +41,8 @@ type excSpec struct {
 	args  []any
 	repr  string // str(exc) as the traceback's last line shows it
 	raise string // the source line that raised it
+	after string // what the traceback shows after that line: carets, deeper frames
+	final string // the last line, when it is not "typ: repr"
 }
 
 func init() {
@@ -143,7 +150,11 @@ func traceback(e excSpec, size int) string {
 	head.WriteString("    return step(size, depth)\n")
 	head.WriteString("           ^^^^^^^^^^^^^^^^^\n")
 	last := "  File \"/app/bench/tasks.py\", line 21, in step\n    " + e.raise
-	tail := "\n" + e.typ + ": " + e.repr + "\n"
+	final := e.final
+	if final == "" {
+		final = e.typ + ": " + e.repr
+	}
+	tail := e.after + "\n" + final + "\n"
 	const frame = "  File \"/app/bench/tasks.py\", line 19, in step\n    return step(size, depth - 1)\n           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n"
 	n := head.Len() + len(last) + len(tail)
 	for n+len(frame) <= size {

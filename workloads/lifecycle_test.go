@@ -196,7 +196,7 @@ func TestWorkerRecords(t *testing.T) {
 	}
 	r := got[1]
 	if len(r.Children) != 1 || r.Children[0] != task.ID || !r.DateDone.IsZero() || len(r.Traceback) != 1000 ||
-		!strings.HasSuffix(r.Traceback, "KeyError: 'once'\n") {
+		!strings.HasSuffix(r.Traceback, "\n    raise ret\ncelery.exceptions.Retry: Retry in 0.2s: KeyError('once')\n") {
 		t.Errorf("RETRY record %+v", r)
 	}
 	if typ, _ := r.Result.(interface{ Get(string) (any, bool) }).Get("exc_type"); typ != "KeyError" {

@@ -92,7 +92,15 @@ func TestTraceback(t *testing.T) {
 			t.Errorf("traceback(%d) is %d bytes", n, got)
 		}
 	}
-	if r := traceback(retryExc, 0); !strings.HasSuffix(r, "\nKeyError: 'once'\n") {
+	// B/flaky: the Retry exception's traceback, through Celery's retry frame.
+	r := traceback(retryExc, 0)
+	if !strings.Contains(r, "    raise self.retry(exc=KeyError('once'), countdown=0.2)\n          ^^^^") ||
+		!strings.HasSuffix(r, "/celery/app/task.py\", line 738, in retry\n    raise ret\ncelery.exceptions.Retry: Retry in 0.2s: KeyError('once')\n") {
 		t.Errorf("retry traceback:\n%s", r)
+	}
+	for _, n := range []int{len(r), 1000, 4096} {
+		if got := len(traceback(retryExc, n)); got != n {
+			t.Errorf("retry traceback(%d) is %d bytes", n, got)
+		}
 	}
 }

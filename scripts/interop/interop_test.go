@@ -440,14 +440,28 @@ func TestInterop(t *testing.T) {
 			py(t, dir, 0, "cleanup.py", tg.url)
 		})
 	}
-	// check 2: traffic of one task, per lifecycle (traffic.py --workload; MySQL: roundtrip, failure, progress)
-	type trafficCase struct{ backend, life, workload string }
+	// check 2: traffic of one task (group, chord: one group of 3), per lifecycle (traffic.py --workload)
+	type trafficCase struct {
+		backend, life, workload string
+		// known: a fidelity difference of bench found by traffic.py and not fixed yet; match: text every
+		// difference line ("... != bench ...") must contain. The cell then reads "traffic ✗ (known diff:
+		// <known>)" and the subtest passes; when the difference disappears the subtest fails, so that the
+		// entry (and the table) is updated.
+		known, match string
+	}
 	var tcs []trafficCase
 	for _, l := range []string{"roundtrip", "started", "progress", "failure", "polling", "group"} {
-		tcs = append(tcs, trafficCase{"redis", l, l})
+		tcs = append(tcs, trafficCase{backend: "redis", life: l, workload: l})
 	}
-	for _, l := range []string{"roundtrip", "started", "progress", "failure"} {
-		tcs = append(tcs, trafficCase{"mysql", l, l})
+	tcs = append(tcs,
+		trafficCase{backend: "redis", life: "retry", workload: "retry"},
+		trafficCase{backend: "redis", life: "store-only", workload: "store-only",
+			known: "the caller's pre-dialled command connection sends SELECT; Celery's caller opens none",
+			match: `redis caller-cmd cmd 1: celery "<end of stream>" != bench ""SELECT" "11""`},
+		trafficCase{backend: "redis", life: "chord", workload: "chord"},
+	)
+	for _, l := range []string{"roundtrip", "started", "progress", "failure", "polling", "group"} {
+		tcs = append(tcs, trafficCase{backend: "mysql", life: l, workload: l})
 	}
 	for _, tc := range tcs {
 		k := fkey{tc.life, tc.backend, "5.2", "traffic"}
@@ -466,14 +480,21 @@ func TestInterop(t *testing.T) {
 			sc.Buffer(make([]byte, 1<<20), 1<<24)
 			for sc.Scan() {
 				l := sc.Text()
-				if strings.HasPrefix(l, "redis ") || strings.HasPrefix(l, "mysql ") || strings.HasPrefix(l, "TRAFFIC ERROR") {
+				if strings.HasPrefix(l, "redis ") || strings.HasPrefix(l, "mysql ") || strings.HasPrefix(l, "TRAFFIC ERROR") ||
+					strings.HasPrefix(l, "redis: bench has an extra") {
 					diffs = append(diffs, l)
 				}
 			}
-			switch code {
-			case 0:
+			switch {
+			case tc.known != "" && code == 0:
+				t.Errorf("known difference %q is gone (traffic.py passes): remove it from the traffic cases and "+
+					"rerun with BENCH_UPDATE_FIDELITY=1\n%s", tc.known, strings.Join(diffs, "\n"))
+			case tc.known != "" && code == 1 && onlyDiffs(diffs, tc.match):
+				knownDiffs[k] = "known diff: " + tc.known
+				t.Logf("known fidelity difference, as expected:\n%s", strings.Join(diffs, "\n"))
+			case code == 0:
 				t.Logf("%s", strings.Join(diffs, "\n"))
-			case 1:
+			case code == 1:
 				t.Errorf("bench's traffic differs from Celery's:\n%s", strings.Join(diffs, "\n"))
 			default:
 				t.Errorf("traffic capture failed (exit %d):\n%s", code, head(out, 40))
@@ -487,6 +508,25 @@ func TestInterop(t *testing.T) {
 		}
 	}
 	checkFidelity(t, dir, passed)
+}
+
+// onlyDiffs reports whether traffic.py's output lines have differences (" != bench ", a multiset
+// difference, an extra or a missing connection; NOTE lines aside) and every one contains want.
+func onlyDiffs(lines []string, want string) bool {
+	n := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, "TRAFFIC ERROR") {
+			return false
+		}
+		if strings.Contains(l, " != bench ") || strings.Contains(l, " != bench-only ") ||
+			strings.Contains(l, "has an extra") || strings.Contains(l, "made no poll") {
+			n++
+			if !strings.Contains(l, want) {
+				return false
+			}
+		}
+	}
+	return n > 0
 }
 
 // onlyProblem reports whether out has PROBLEM lines and every one contains want.

@@ -4,11 +4,12 @@ bench, each captured on the server; the per-connection command streams are compa
 in order (except where a workload rule below says otherwise).
 
 usage: traffic.py --bench PATH [--only redis|mysql] [--track-started] [--out DIR]
-       [--workload roundtrip|progress|failure|polling|group] [--redis-db 11]
+       [--workload roundtrip|progress|failure|polling|group|retry|store-only|chord] [--redis-db 11]
        [--mysql-db celery_bench_interop] [--broker-port 6391]
 
---workload (default roundtrip): the lifecycle compared. Redis: all five; MySQL: roundtrip, progress,
-failure (polling/group on MySQL: not yet). progress = 1 update_state('PROGRESS'); group = 3 members.
+--workload (default roundtrip): the lifecycle compared. Redis: all; MySQL: roundtrip, progress,
+failure, polling, group. progress = 1 update_state('PROGRESS'); group and chord = 3 members;
+retry = one self.retry() then success; store-only = delay() with the AsyncResult dropped.
 Workload-specific rules are printed with the normalisation rules (WORKLOAD_RULES).
 The MySQL capture takes the named lock celery_bench_general_log (60 s) around the general log.
 
@@ -19,10 +20,14 @@ the line of the installed Celery.
 Connections ("roles") that are compared:
   Redis  caller-pubsub  the caller connection that sends SUBSCRIBE
          caller-cmd     the caller's other connection (its GET)
-                        Celery: ports printed by the caller (redis Connection.connect wrapped);
+                        Celery: ports printed by the caller (redis Connection.connect wrapped); a caller
+                        connection sending only SUBSCRIBE/UNSUBSCRIBE (and SELECT) is caller-pubsub; when Celery
+                        has several connections of one role they are merged in time order (a NOTE says so)
                         bench: a connection that GETs the task key and is neither of the others
          worker         Celery: the one non-caller port (the prefork child);
                         bench: the connection that sends MULTI/SETEX (or SET) of the task key
+         bench connections that send only the handshake (SELECT/AUTH/CLIENT) are caller-cmd too: no
+                        harness operation sends nothing else, so such a connection is a caller's
          (bench connections in none of these roles are reported as "harness", not compared)
   MySQL  worker-task    the worker connection's statements for the measured task: from its first
                         SELECT ... WHERE task_id = <T> to the end (Celery: a warm prefork child,
@@ -160,6 +165,8 @@ def parse_monitor(path, db):
     return {p: v for p, v in by_port.items() if db in dbs[p]}
 
 
+ZADD_STR = re.compile(rb'^(\[1, "[^"]*", "SUCCESS", )"((?:[^"\\]|\\.)*)"\]$')
+RETRY_IN = re.compile(rb'Retry in [0-9.]+s')
 TB = re.compile(rb'"traceback": "((?:[^"\\]|\\.)*)"')
 RESULT_STR = re.compile(rb'"result": "((?:[^"\\]|\\.)*)"')
 
@@ -177,8 +184,13 @@ def norm_redis(args, ids, workload='roundtrip'):
             a = a.upper()
         if workload == 'group':
             a = UUID.sub(b'<ID>', a)
+        if workload in ('group', 'chord'):
             a = RESULT_STR.sub(lambda mo: b'"result": <STR len %d>' % len(mo.group(1)), a)
+        if workload == 'chord':
+            a = ZADD_STR.sub(lambda mo: mo.group(1) + b'<STR len %d>]' % len(mo.group(2)), a)
         a = TB.sub(norm_tb, a)
+        if workload == 'retry':
+            a = RETRY_IN.sub(b'Retry in <N>s', a)
         a = UUID.sub(ids, a)
         a = RDATE.sub(lambda mo: b'<DATE>' + (mo.group(1) or b''), a)
         a = PID.sub(b'"pid": <PID>', a)
@@ -233,6 +245,18 @@ def progress(self, k=1, sleep=0):
     return os.environ['PAYLOAD']
 
 @app.task
+def tsum(xs):
+    # chord body
+    return os.environ['PAYLOAD']
+
+@app.task(bind=True)
+def flaky(self):
+    # Celery reference A/flaky: one retry, then the result
+    if not self.request.retries:
+        raise self.retry(exc=KeyError('once'), countdown=0.2)
+    return os.environ['PAYLOAD']
+
+@app.task
 def fail(sleep=0):
     import time
     time.sleep(sleep)
@@ -249,20 +273,39 @@ def _connect(self):
         print('CALLERPORT', self._sock.getsockname()[1], flush=True)
 rc.Connection.connect = _connect
 import os, time
-from tasks import payload, progress, fail
+from tasks import payload, progress, fail, flaky, tsum
 wl = os.environ.get('WORKLOAD', 'roundtrip')
 if wl == 'group':
     from celery import group
     r = group(payload.s() for _ in range(int(os.environ.get('GROUP_SIZE', '3')))).apply_async()
     print('LABEL', r.id, flush=True)
+    print('MEMBERS', ' '.join(m.id for m in r.results), flush=True)
     v = r.get(timeout=20)
     print('RESULT', len(v), flush=True)
+    sys.exit(0)
+if wl == 'chord':
+    from celery import chord
+    r = chord(payload.s() for _ in range(int(os.environ.get('GROUP_SIZE', '3'))))(tsum.s())
+    print('LABEL', r.id, flush=True)
+    v = r.get(timeout=20, interval=0.5)
+    print('RESULT', len(v), flush=True)
+    sys.exit(0)
+if wl == 'store-only':
+    r = payload.delay()
+    print('LABEL', r.id, flush=True)
+    del r
+    import gc
+    gc.collect()
+    time.sleep(0.2)
+    print('RESULT 0', flush=True)
     sys.exit(0)
 sleep = float(sys.argv[1]) if len(sys.argv) > 1 else 0
 if wl == 'progress':
     r = progress.delay(k=int(os.environ.get('PROGRESS_UPDATES', '1')), sleep=sleep)
 elif wl == 'failure':
     r = fail.delay(sleep=sleep)
+elif wl == 'retry':
+    r = flaky.delay()
 else:
     r = payload.delay(sleep=float(sys.argv[1]) if len(sys.argv) > 1 else 0)
 print('LABEL', r.id, flush=True)
@@ -323,8 +366,11 @@ class CeleryLab:
         if p.returncode != 0:
             die('celery caller failed: %s %s' % (out, p.stderr.decode()[-2000:]))
         ports, tid = set(), None
+        self.members = []
         for line in out.splitlines():
             w = line.split()
+            if w[:1] == ['MEMBERS']:
+                self.members = w[1:]
             if w[:1] == ['CALLERPORT']:
                 ports.add(w[1])
             if w[:1] == ['LABEL']:
@@ -384,6 +430,9 @@ REDIS_WORKLOADS = {
     'failure': (['-w', 'failure', '--failure-rate', '1'], 1),
     'polling': (['-w', 'polling', '--poll-interval', '100ms'], 1),
     'group': (['-w', 'group', '--group-size', '3'], 3),
+    'retry': (['-w', 'failure', '--failure-rate', '0', '--retry-rate', '1'], 1),
+    'store-only': (['-w', 'store-only'], 1),
+    'chord': (['-w', 'chord', '--chord-size', '3'], 4),
 }
 WORKLOAD_RULES = {
     'failure': ['failure: the Celery task raises ValueError(\'boom\', 42); the "traceback" JSON string keeps only its last line '
@@ -391,8 +440,33 @@ WORKLOAD_RULES = {
                 'the caller uses get(propagate=False)'],
     'progress': ['progress: the Celery task calls update_state(state=\'PROGRESS\', meta={"current": i, "total": k}) once (k=1)'],
     'polling': ['polling: caller does "while not r.ready(): sleep(0.1)" then r.get() (bench --poll-interval 100ms); in caller-cmd '
-                'a run of 1 or more identical consecutive GETs is collapsed to one line "GET ... (1 or more polls)": the poll count is timing-dependent (the task may be done at the first poll)'],
-    'group': ['group: group(payload.s() x3).apply_async().get(); every uuid -> <ID> (member order is timing-dependent, so MGET key '
+                'a run of 1 or more identical consecutive GETs is collapsed to one line "GET ... (1 or more polls)": the poll count is timing-dependent (the task may be done at the first poll)',
+                'polling on MySQL: the Celery caller sleeps 0.5 s between ready() calls (the task sleeps --poll-task-seconds); '
+                'every poll connection is compared by the caller-poll rule above (poll #1 vs Celery poll #1, later ones vs '
+                'Celery poll #2), the poll counts only reported; the final r.get() reads the cached meta and sends nothing'],
+    'retry': ['retry: the Celery task does raise self.retry(exc=KeyError(\'once\'), countdown=0.2) on its first run, then returns '
+              'the payload (bench -w failure --failure-rate 0 --retry-rate 1); the RETRY "traceback" keeps only its exception line '
+              '(frames -> <FRAMES>, as failure) and in it "Retry in <n>s" -> "Retry in <N>s" (the countdown differs by design); '
+              'the worker stream (RETRY write, then SUCCESS write with parent_id) and the caller streams are compared op by op'],
+    'store-only': ['store-only: the Celery caller does r = payload.delay(); del r (the AsyncResult is dropped without get(): '
+                   'its __del__ unsubscribes) and exits; caller-pubsub (SUBSCRIBE, UNSUBSCRIBE), caller-cmd (none) and the '
+                   'worker\'s one write are compared op by op'],
+    'chord': ['chord: chord(payload.s() x3)(tsum.s()).get() (bench -w chord --chord-size 3); every "result" string -> <STR len N> '
+              'and the result in a ZADD member [1, "<id>", "SUCCESS", "<str>"] -> <STR len N> (bench members return distinct strs); '
+              'uuids are numbered by first appearance in the WORKER stream (members in execution order, the group id, the body), '
+              'then the same numbering is applied to the caller streams',
+              'chord worker: op by op (per member: GET, MULTI SETEX PUBLISH EXEC, MULTI ZADD ZCOUNT GET .t GET .s EXPIRE x3 EXEC; '
+              'the finisher: GET taskset, MULTI ZRANGE EXEC, MULTI DEL x3 EXEC; the body write with parent_id)',
+              'chord caller-cmd: every line but GET op by op (MULTI SETEX .s PUBLISH EXEC); the GETs (the body GET and the '
+              'parent polling of header members, timing-dependent) are compared as the SET of keys read, their counts per key reported only',
+              'chord caller-pubsub: as group (a multiset without UNSUBSCRIBE, the UNSUBSCRIBE count reported only)'],
+    'group': ['group on MySQL: group(payload.s() x3).apply_async().get() (bench -w group --group-size 3, 3 groups); '
+              'in a SUCCESS statement the pickled result literal -> <RESULT len N> (bench members return distinct strs); '
+              'the worker stream is split per member at each SELECT of another task id, each member segment numbered on its '
+              'own: Celery members 1..3 vs bench\'s first 3 members, op by op; the caller\'s join polls each member in turn: '
+              'every poll connection by the caller-poll rule (poll #1 vs Celery poll #1, later ones vs Celery poll #2), '
+              'poll counts only reported',
+              'group: group(payload.s() x3).apply_async().get(); every uuid -> <ID> (member order is timing-dependent, so MGET key '
               'order is moot), every "result" string -> <STR len N> (bench members return distinct strs)',
               'group caller-pubsub: compared as a MULTISET of lines without UNSUBSCRIBE (SUBSCRIBE/UNSUBSCRIBE interleaving and '
               'the UNSUBSCRIBE count depend on when results arrive: only reported); caller-cmd and worker op by op'],
@@ -427,6 +501,26 @@ def compare_multiset(kind, role, celery, bench, report):
     return False
 
 
+HANDSHAKE = {b'SELECT', b'AUTH', b'CLIENT', b'HELLO'}
+
+
+def compare_get_keys(kind, role, celery, bench, report):
+    from collections import Counter
+    c = Counter(l for l in celery if l.startswith('"GET"'))
+    b = Counter(l for l in bench if l.startswith('"GET"'))
+    print('%s %s GETs (timing-dependent, counts reported only): celery %d %s; bench %d %s' %
+          (kind, role, sum(c.values()), dict(sorted(c.items())), sum(b.values()), dict(sorted(b.items()))), flush=True)
+    if set(c) == set(b):
+        print('%s %s: the same %d keys read by GET' % (kind, role, len(c)), flush=True)
+        return True
+    msg = '%s %s GET keys: celery-only %s != bench-only %s' % (kind, role, short(str(sorted(set(c) - set(b)))),
+                                                                short(str(sorted(set(b) - set(c)))))
+    print(msg, flush=True)
+    report.append({'kind': kind, 'role': role, 'index': 0, 'celery': sorted(set(c) - set(b)),
+                   'bench': sorted(set(b) - set(c)), 'hard': True})
+    return False
+
+
 def redis_roles_bench(conns, key_of):
     roles, harness = {}, {}
     for port, cmds in conns.items():
@@ -436,6 +530,9 @@ def redis_roles_bench(conns, key_of):
         elif any(a[0].upper() in (b'SETEX', b'SET') and len(a) > 1 and key_of(a[1]) for _, a in cmds):
             roles.setdefault('worker', []).append(port)
         elif any(a[0].upper() in (b'GET', b'MGET') and len(a) > 1 and key_of(a[1]) for _, a in cmds):
+            roles.setdefault('caller-cmd', []).append(port)
+        elif names <= HANDSHAKE:
+            # only the connection handshake: no harness operation, so a caller's (pre-dialled) connection
             roles.setdefault('caller-cmd', []).append(port)
         else:
             harness[port] = cmds
@@ -474,7 +571,7 @@ def run_redis(a, tmp, report):
     ids = Ids()
     roles, harness = redis_roles_bench(bconns, lambda k: k.startswith(b'celery-task-meta-bec1e7e0-'))
     bench = {}
-    for role, ports in roles.items():
+    for role, ports in sorted(roles.items(), key=lambda kv: kv[0] != 'worker' if a.workload == 'chord' else 0):
         for i, port in enumerate(ports):
             bench[role if i == 0 else '%s#%d' % (role, i + 1)] = [norm_redis(x, ids, a.workload) for _, x in bconns[port]]
     hb = {}
@@ -500,13 +597,30 @@ def run_redis(a, tmp, report):
     ids = Ids()
     celery = {}
     wports = [p for p in cconns if p not in cports]
-    for port in sorted(cconns, key=lambda p: cconns[p][0][0]):
+    order = lambda p: cconns[p][0][0]
+    if a.workload == 'chord':   # number the ids by the worker stream first (see WORKLOAD_RULES)
+        order = lambda p: (p in cports, cconns[p][0][0])
+    croles = {}
+    for port in sorted(cconns, key=order):
         cmds = cconns[port]
         if port in cports:
-            role = 'caller-pubsub' if any(x[0].upper() == b'SUBSCRIBE' for _, x in cmds) else 'caller-cmd'
+            # a caller connection that sends only pub/sub commands (and the handshake) is a pub/sub connection
+            # (Celery's chord caller sends some UNSUBSCRIBEs on a second one)
+            pubsub = {x[0].upper() for _, x in cmds} <= HANDSHAKE | {b'SUBSCRIBE', b'UNSUBSCRIBE'} and \
+                any(x[0].upper() in (b'SUBSCRIBE', b'UNSUBSCRIBE') for _, x in cmds)
+            role = 'caller-pubsub' if pubsub else 'caller-cmd'
         else:
             role = 'worker' if len(wports) == 1 else 'worker:%s' % port
+        croles.setdefault(role, []).append(port)
         celery[role] = [norm_redis(x, ids, a.workload) for _, x in cmds]
+    for role, ports in croles.items():
+        if len(ports) > 1:
+            # merged in time order, each connection's own SELECT kept once (the first)
+            merged = sorted(((ts, i, x) for i, p in enumerate(ports) for ts, x in cconns[p]
+                             if not (i > 0 and x[0].upper() in HANDSHAKE)), key=lambda t: t[:2])
+            print('NOTE redis: Celery %s is %d connections (ports %s), merged in time order; the lines per connection: %s' %
+                  (role, len(ports), ', '.join(ports), [len(cconns[p]) for p in ports]), flush=True)
+            celery[role] = [norm_redis(x, ids, a.workload) for _, _, x in merged]
     dump_streams(os.path.join(a.out, 'redis-celery.txt'), celery)
     dump_streams(os.path.join(a.out, 'redis-bench.txt'), dict(bench, **hb))
     ok = True
@@ -516,8 +630,12 @@ def run_redis(a, tmp, report):
         cs, bs = celery.get(role, []), bench.get(role, [])
         if a.workload == 'polling' and role == 'caller-cmd':
             cs, bs = collapse_polls(cs), collapse_polls(bs)
-        if a.workload == 'group' and role == 'caller-pubsub':
+        if a.workload in ('group', 'chord') and role == 'caller-pubsub':
             ok &= compare_multiset('redis', role, cs, bs, report)
+        elif a.workload == 'chord' and role == 'caller-cmd':
+            ok &= compare('redis', role, [l for l in cs if not l.startswith('"GET"')],
+                          [l for l in bs if not l.startswith('"GET"')], report)
+            ok &= compare_get_keys('redis', role, cs, bs, report)
         else:
             ok &= compare('redis', role, cs, bs, report)
     for role in sorted(set(bench) - {'caller-pubsub', 'caller-cmd', 'worker'}):
@@ -538,6 +656,9 @@ def mysql_conn(db=None):
     return pymysql.connect(host='127.0.0.1', port=3306, user='root', password='', database=db, autocommit=True)
 
 
+MYSQL_WORKLOAD = ['roundtrip']   # set by run_mysql: workload-specific normalisation
+
+
 def norm_mysql(cmd, arg, ids):
     a = arg if isinstance(arg, bytes) else arg.encode()
     a = UUID.sub(ids, a)
@@ -548,6 +669,9 @@ def norm_mysql(cmd, arg, ids):
     a = re.sub(rb"traceback='((?:[^'\\]|\\.)*)'",
                lambda mo: b"traceback='<FRAMES>" + ([l for l in mo.group(1).split(b'\\n') if l] or [b''])[-1] + b"\\n'", a,
                flags=re.S)
+    if MYSQL_WORKLOAD[0] == 'group' and b"status='SUCCESS'" in a:
+        # bench's members return distinct strs: the pickled result -> its length
+        a = re.sub(rb"result='((?:[^'\\]|\\.)*)'", lambda mo: b"result='<RESULT len %d>'" % len(mo.group(1)), a, flags=re.S)
     if a.startswith(b'UPDATE') and b"status='STARTED'" in a:
         a = re.sub(rb"result='(?:[^'\\]|\\.)*'", b"result='<STARTED-PICKLE>'", a, flags=re.S)
     return '%s: %s' % (cmd, a.decode('utf-8', 'backslashreplace'))
@@ -612,6 +736,23 @@ def split_mysql(threads, tid_match):
     return worker, polls, inits
 
 
+def split_tasks(ev):
+    """Split a worker's task statements at every SELECT of another task id."""
+    segs, cur, last = [], [], None
+    for e in ev:
+        _, ct, arg = e
+        if ct == 'Query' and b'celery_taskmeta.task_id = ' in arg:
+            t = UUID.search(arg).group(0)
+            if last is not None and t != last and cur:
+                segs.append(cur)
+                cur = []
+            last = t
+        cur.append(e)
+    if cur:
+        segs.append(cur)
+    return segs
+
+
 def worker_parts(ev, tid):
     """Split the worker connection's events: (setup, task) where task starts at the first SELECT of tid."""
     for i, (_, ct, arg) in enumerate(ev):
@@ -622,6 +763,7 @@ def worker_parts(ev, tid):
 
 def run_mysql(a, tmp, report):
     db = a.mysql_db
+    MYSQL_WORKLOAD[0] = a.workload
     c = mysql_conn()
     c.cursor().execute('CREATE DATABASE IF NOT EXISTS `%s`' % db)
     c.close()
@@ -655,8 +797,9 @@ def run_mysql(a, tmp, report):
     cur.execute("SELECT task_id, result FROM celery_taskmeta WHERE task_id LIKE 'bec1e7e0-%%'")
     rows = cur.fetchall()
     cc.close()
-    if len(rows) != 3:
-        die('expected 3 kept bench rows, found %d' % len(rows))
+    nrows = 3 * REDIS_WORKLOADS[a.workload][1]
+    if len(rows) != nrows:
+        die('expected %d kept bench rows, found %d' % (nrows, len(rows)))
     cleanup()
     ids = Ids()
     bw, bp, bi = split_mysql(bthreads, lambda s: b'bec1e7e0-' in s)
@@ -675,6 +818,10 @@ def run_mysql(a, tmp, report):
         setup, task = worker_parts(bthreads[bw[0]], btid)
         nxt = [i for i, (_, ct, arg) in enumerate(task) if i > 0 and ct == 'Query' and
                b'celery_taskmeta.task_id = ' in arg and btid.encode() not in arg]
+        if a.workload == 'group':
+            for i, seg in enumerate(split_tasks(task)[1:3]):
+                bench['worker-task#%d' % (i + 2)] = [norm_mysql(ct, arg, Ids()) for _, ct, arg in seg
+                                                     if ct != 'Quit']
         task = task[:nxt[0]] if nxt else task
         bench['worker-setup'] = [norm_mysql(ct, arg, ids) for _, ct, arg in setup]
         bench['worker-task'] = [norm_mysql(ct, arg, ids) for _, ct, arg in task]
@@ -687,6 +834,8 @@ def run_mysql(a, tmp, report):
         (bench_inits if 'Query: SET AUTOCOMMIT = 0' in st else bench_harness).append(st)
     # --- Celery: warm-up task (first task of the child: engine init + create_all), then the measured one
     lab = CeleryLab(tmp, a.broker_port, curl, payload, a.track_started, a.workload)
+    if a.workload == 'polling':
+        lab.env['POLL_INTERVAL'] = '0.5'
     try:
         lab.start()
         with GeneralLog() as gl:
@@ -695,27 +844,35 @@ def run_mysql(a, tmp, report):
             time.sleep(0.2)
             t1 = gl.now()
             _, tid = lab.call(sleep=a.poll_task_seconds)
+            members = lab.members or [tid]
             time.sleep(0.3)
             wthreads = gl.rows(db, t0)
             cthreads = {th: ev for th, ev in wthreads.items() if ev[0][0] >= t1}
     finally:
         lab.stop()
     cc = mysql_conn(db)
-    cc.cursor().execute('DELETE FROM celery_taskmeta WHERE task_id IN (%s, %s)', (warm_tid, tid))
+    for t in [warm_tid, tid] + members:
+        cc.cursor().execute('DELETE FROM celery_taskmeta WHERE task_id = %s', (t,))
     cc.close()
     ids = Ids()
     cw, _, _ = split_mysql(wthreads, lambda s: True)
-    _, cp, ci = split_mysql(cthreads, lambda s: tid.encode() in s)
+    _, cp, ci = split_mysql(cthreads, lambda s: any(m.encode() in s for m in members))
     celery = {}
     if len(cw) != 1:
         die('celery worker connections: %d (expected 1)' % len(cw))
     setup, first = worker_parts(wthreads[cw[0]], warm_tid)
-    _, task = worker_parts(wthreads[cw[0]], tid)
+    _, task = worker_parts(wthreads[cw[0]], members[0])
     celery['worker-setup'] = [norm_mysql(ct, arg, ids) for _, ct, arg in setup]
     # the warm-up task segment ends where the measured task starts
     celery['worker-first-task'] = [norm_mysql(ct, arg, ids) for _, ct, arg in first[:len(first) - len(task)]]
     ids2 = Ids()
     celery['worker-task'] = [norm_mysql(ct, arg, ids2) for _, ct, arg in task]
+    if a.workload == 'group':
+        # per member: the measured segment is the first member's store; the others are compared below
+        segs = split_tasks(task)
+        celery['worker-task'] = [norm_mysql(ct, arg, Ids()) for _, ct, arg in segs[0]]
+        for i, seg in enumerate(segs[1:]):
+            celery['worker-task#%d' % (i + 2)] = [norm_mysql(ct, arg, Ids()) for _, ct, arg in seg]
     celery_polls = [[norm_mysql(ct, arg, pids) for _, ct, arg in cthreads[th]] for th in cp for pids in [Ids()]]
     celery_inits = [[norm_mysql(ct, arg, ids2) for _, ct, arg in cthreads[th]] for th in ci]
     streams_c = dict(celery)
@@ -736,6 +893,10 @@ def run_mysql(a, tmp, report):
           (len(celery_polls), len(celery_inits), len(bench_polls), len(bench_inits), len(bench_harness)), flush=True)
     ok = True
     ok &= compare('mysql', 'worker-task', celery['worker-task'], bench.get('worker-task', []), report)
+    if a.workload == 'group':
+        for i in (2, 3):
+            role = 'worker-task#%d' % i
+            ok &= compare('mysql', role, celery.get(role, []), bench.get(role, []), report)
     if not celery_polls:
         die('celery caller made no poll connection')
     if not bench_polls:
@@ -767,7 +928,7 @@ def main():
     ap.add_argument('--only', choices=['redis', 'mysql'])
     ap.add_argument('--track-started', action='store_true')
     ap.add_argument('--workload', default='roundtrip', choices=sorted(REDIS_WORKLOADS),
-                    help='Redis: the lifecycle compared (MySQL: roundtrip only)')
+                    help='the lifecycle compared (MySQL: roundtrip, progress, failure, polling, group)')
     ap.add_argument('--out', help='directory for the captured streams (default: a temp dir, printed)')
     ap.add_argument('--redis-db', type=int, default=11)
     ap.add_argument('--mysql-db', default='celery_bench_interop')
@@ -785,7 +946,7 @@ def main():
     print('normalisation rules:', flush=True)
     for rule in NORMALISATION + WORKLOAD_RULES.get(a.workload, []):
         print('  - ' + rule, flush=True)
-    if a.workload not in ('roundtrip', 'failure', 'progress') and a.only != 'redis':
+    if a.workload not in ('roundtrip', 'failure', 'progress', 'polling', 'group') and a.only != 'redis':
         die('--workload %s is compared on Redis only (use --only redis)' % a.workload)
     report, ok = [], True
     try:
