@@ -58,14 +58,13 @@ type caller struct {
 // would pile up in the socket instead.
 const maxStale = 1024
 
-// NewCaller connects the command connection at once (see NewWorker); the
-// pub/sub connection waits for the first OnTaskCall.
+// NewCaller opens nothing yet. Like redis-py, the caller connects its
+// command connection at its first command (get()'s GET), so a
+// fire-and-forget caller never opens one, and its pub/sub connection at the
+// first OnTaskCall. The server was checked when the backend opened.
 func (b *backend) NewCaller(ctx context.Context, obs backends.Observer) (backends.Caller, error) {
-	c, err := b.dial(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cl := &caller{b: b, obs: b.observer(obs), cl: b.newClient(c), laddr: c.nc.LocalAddr().String()}
+	cl := &caller{b: b, obs: b.observer(obs)}
+	cl.cl = b.newClientNotify(nil, func(c *conn) { cl.laddr = c.nc.LocalAddr().String() })
 	cl.interrupt = cl.onCancel
 	cl.getArgs, cl.delArgs = []any{"GET", nil}, []any{"DEL", nil}
 	return cl, nil

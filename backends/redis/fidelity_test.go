@@ -342,9 +342,10 @@ var scenarios = []struct {
 		id := taskID(f.prefix, 8)
 		k := f.key(id)
 		f.must(c.OnTaskCall(f.ctx, id))
-		oldPS, oldCmd := c.ps.nc.LocalAddr().String(), c.laddr
+		oldPS := c.ps.nc.LocalAddr().String()
 		done := f.waitAsync(c, id)
 		<-gotGet
+		oldCmd := c.laddr // get()'s GET opened the command connection
 		time.Sleep(50 * time.Millisecond) // into the drain
 		before := len(f.p.all())
 		f.p.find(oldPS).kill()

@@ -58,7 +58,14 @@ func runWorkloadMix(t *testing.T, name string) (worker, caller, pubsub map[strin
 		}
 		return countKinds(s)
 	}
-	return mix(conns[0]), mix(conns[1]), mix(conns[2])
+	// The worker connects when its session opens; the caller's pub/sub
+	// connection at its first SUBSCRIBE and its command connection at its
+	// first command, in either order.
+	caller, pubsub = mix(conns[1]), mix(conns[2])
+	if caller["SUBSCRIBE"] > 0 {
+		caller, pubsub = pubsub, caller
+	}
+	return mix(conns[0]), caller, pubsub
 }
 
 // TestWorkloadGroupMix runs the group workload (N=5) and checks §4's row:

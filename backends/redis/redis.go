@@ -316,7 +316,11 @@ func ctxCause(ctx context.Context, err error) error {
 // carries on in RESP2 exactly as against a server without HELLO. Identity
 // (CLIENT SETINFO), retries, the separate pipeline pool and maintenance
 // notifications are off; pipelines therefore run on the one connection.
-func (b *backend) newClient(first *conn) client {
+func (b *backend) newClient(first *conn) client { return b.newClientNotify(first, nil) }
+
+// newClientNotify is newClient calling onDial with each connection it opens
+// itself (not first), from the goroutine whose command needed it.
+func (b *backend) newClientNotify(first *conn, onDial func(*conn)) client {
 	pre := new(atomic.Pointer[conn])
 	pre.Store(first)
 	timeout := b.cfg.socketTimeout
@@ -331,6 +335,9 @@ func (b *backend) newClient(first *conn) client {
 				var err error
 				if c, err = b.dial(ctx); err != nil {
 					return nil, err
+				}
+				if onDial != nil {
+					onDial(c)
 				}
 			}
 			if c.br.Buffered() > 0 {
