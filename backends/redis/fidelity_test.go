@@ -345,7 +345,7 @@ var scenarios = []struct {
 		oldPS := c.ps.nc.LocalAddr().String()
 		done := f.waitAsync(c, id)
 		<-gotGet
-		oldCmd := c.laddr // get()'s GET opened the command connection
+		oldCmd := c.laddr                 // get()'s GET opened the command connection
 		time.Sleep(50 * time.Millisecond) // into the drain
 		before := len(f.p.all())
 		f.p.find(oldPS).kill()
