@@ -346,14 +346,18 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		TaskTimeout: o.taskTimeout, ProgressEvery: o.progressEvery, Poisson: o.arrivals == "poisson", MaxBacklog: o.maxBacklog,
 	}
 	// One measurement per repetition, level and backend, interleaved so
-	// that machine drift spreads over all of them.
+	// that machine drift spreads over all of them; each repetition starts
+	// the backends one further along, so none always runs right after the
+	// same one (a fixed order biases the comparison of two positions).
 	m := &measurer{ctx: ctx, o: o, wl: wl, run: run, stderr: stderr}
 	var runErr error
 	n := 0
 loop:
 	for rep := 0; rep < o.count; rep++ {
 		for _, lv := range o.levels {
-			for i, b := range opened {
+			for j := range opened {
+				i := (j + rep) % len(opened)
+				b := opened[i]
 				ro := base
 				ro.Workers, ro.Rate = lv.workers, lv.rate
 				ro.Seed = o.seed + uint64(n)
