@@ -74,10 +74,7 @@ func TestGroupSaveSQL(t *testing.T) {
 		t.Run("celery"+v.String(), func(t *testing.T) {
 			db := scratchDB(t)
 			ctx := context.Background()
-			b := openTest(t, db, testOptions(v))
-			if err := b.Prepare(ctx); err != nil {
-				t.Fatal(err)
-			}
+			b := openPrepared(t, db, testOptions(v))
 			cs, err := b.NewCaller(ctx, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -152,15 +149,8 @@ func TestChordUnlockSQL(t *testing.T) {
 		t.Run("celery"+v.String(), func(t *testing.T) {
 			db := scratchDB(t)
 			ctx := context.Background()
-			b := openTest(t, db, testOptions(v))
-			if err := b.Prepare(ctx); err != nil {
-				t.Fatal(err)
-			}
-			w, err := b.NewWorker(ctx, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer w.Close()
+			b := openPrepared(t, db, testOptions(v))
+			w := newTestWorker(t, b)
 			cs, err := b.NewCaller(ctx, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -222,15 +212,8 @@ func TestCleanupExpiredSQL(t *testing.T) {
 		t.Run("celery"+v.String(), func(t *testing.T) {
 			db := scratchDB(t)
 			ctx := context.Background()
-			b := openTest(t, db, testOptions(v))
-			if err := b.Prepare(ctx); err != nil {
-				t.Fatal(err)
-			}
-			w, err := b.NewWorker(ctx, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer w.Close()
+			b := openPrepared(t, db, testOptions(v))
+			w := newTestWorker(t, b)
 			for i, id := range []string{"g-fresh-1", "g-fresh-2", "g-fresh-3"} {
 				if err := w.StoreResult(ctx, success(id, i)); err != nil {
 					t.Fatal(err)
@@ -299,10 +282,7 @@ func TestWorkloadChordSQL(t *testing.T) {
 	// connections carry only the operations.
 	o := testOptions(backends.Celery56)
 	o.IDPrefix = workloads.RunPrefix(seed)
-	b := openTest(t, db, o)
-	if err := b.Prepare(ctx); err != nil {
-		t.Fatal(err)
-	}
+	b := openPrepared(t, db, o)
 	rec := record(b)
 	m, err := workloads.Lookup("chord")
 	if err != nil {
@@ -379,10 +359,7 @@ func TestWorkloadGroupSQL(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	o := testOptions(backends.Celery56)
 	o.IDPrefix = workloads.RunPrefix(seed)
-	b := openTest(t, db, o)
-	if err := b.Prepare(ctx); err != nil {
-		t.Fatal(err)
-	}
+	b := openPrepared(t, db, o)
 	rec := record(b)
 	m, err := workloads.Lookup("group")
 	if err != nil {

@@ -109,6 +109,27 @@ func openTest(t testing.TB, db string, o backends.Options) *backend {
 	return b
 }
 
+// openPrepared is openTest followed by a successful Prepare.
+func openPrepared(t testing.TB, db string, o backends.Options) *backend {
+	t.Helper()
+	b := openTest(t, db, o)
+	if err := b.Prepare(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// newTestWorker opens a worker session on b, closed when the test ends.
+func newTestWorker(t testing.TB, b *backend) backends.Worker {
+	t.Helper()
+	w, err := b.NewWorker(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
 // adminExec runs statements on a connection of their own with no database.
 func adminExec(t testing.TB, stmts ...string) {
 	t.Helper()

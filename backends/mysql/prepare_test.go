@@ -75,10 +75,7 @@ func TestCleanupBatches(t *testing.T) {
 	needServer(t)
 	db := scratchDB(t)
 	ctx := context.Background()
-	b := openTest(t, db, testOptions(backends.Celery52))
-	if err := b.Prepare(ctx); err != nil {
-		t.Fatal(err)
-	}
+	b := openPrepared(t, db, testOptions(backends.Celery52))
 	if !b.dialect.mariadb {
 		t.Skip("fills the table from MariaDB's sequence engine")
 	}

@@ -19,15 +19,8 @@ func TestStoredPickles(t *testing.T) {
 	needServer(t)
 	db := scratchDB(t)
 	ctx := context.Background()
-	b := openTest(t, db, testOptions(backends.Celery52))
-	if err := b.Prepare(ctx); err != nil {
-		t.Fatal(err)
-	}
-	w, err := b.NewWorker(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	b := openPrepared(t, db, testOptions(backends.Celery52))
+	w := newTestWorker(t, b)
 	for i, tc := range []struct {
 		v   any
 		hex string
@@ -58,15 +51,8 @@ func TestResultExtendedValues(t *testing.T) {
 	ctx := context.Background()
 	o := testOptions(backends.Celery56)
 	o.ResultExtended = true
-	b := openTest(t, db, o)
-	if err := b.Prepare(ctx); err != nil {
-		t.Fatal(err)
-	}
-	w, err := b.NewWorker(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	b := openPrepared(t, db, o)
+	w := newTestWorker(t, b)
 	m := success("g-ext", 5)
 	m.Extended = addRequest
 	if err := w.StoreResult(ctx, m); err != nil {
@@ -98,10 +84,7 @@ func TestGetTaskMetaUndecodable(t *testing.T) {
 	needServer(t)
 	db := scratchDB(t)
 	ctx := context.Background()
-	b := openTest(t, db, testOptions(backends.Celery52))
-	if err := b.Prepare(ctx); err != nil {
-		t.Fatal(err)
-	}
+	b := openPrepared(t, db, testOptions(backends.Celery52))
 	// pickle.dumps(ValueError('boom!'), 5)
 	raw, _ := hex.DecodeString("80059529000000000000008c086275696c74696e73948c0a56616c75654572726f729493948c05626f6f6d21948594529494")
 	raw = append(raw, '.')
@@ -147,20 +130,13 @@ func TestStoreRetryDuplicate(t *testing.T) {
 			needServer(t)
 			db := scratchDB(t)
 			ctx := context.Background()
-			b := openTest(t, db, testOptions(v))
-			if err := b.Prepare(ctx); err != nil {
-				t.Fatal(err)
-			}
+			b := openPrepared(t, db, testOptions(v))
 			other, err := b.dial(ctx, false)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer other.close()
-			w, err := b.NewWorker(ctx, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer w.Close()
+			w := newTestWorker(t, b)
 			if err := w.StoreResult(ctx, success("g-warm", 1)); err != nil { // create_all on 5.2
 				t.Fatal(err)
 			}
@@ -223,18 +199,11 @@ func TestStoreGivesUp(t *testing.T) {
 	needServer(t)
 	db := scratchDB(t)
 	ctx := context.Background()
-	b := openTest(t, db, testOptions(backends.Celery52))
-	if err := b.Prepare(ctx); err != nil {
-		t.Fatal(err)
-	}
-	w, err := b.NewWorker(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	b := openPrepared(t, db, testOptions(backends.Celery52))
+	w := newTestWorker(t, b)
 	rec := record(b)
 	// A pickle over BLOB's 65,535 bytes fails with 1406 in strict mode.
-	err = w.StoreResult(ctx, success("g-big", strings.Repeat("x", 70000)))
+	err := w.StoreResult(ctx, success("g-big", strings.Repeat("x", 70000)))
 	if err == nil || !strings.Contains(err.Error(), "1406") || !strings.Contains(err.Error(), "UPDATE celery_taskmeta") {
 		t.Fatalf("StoreResult = %v, want the 1406 of the UPDATE", err)
 	}
@@ -260,10 +229,7 @@ func TestWaitForCancel(t *testing.T) {
 	needServer(t)
 	db := scratchDB(t)
 	ctx := context.Background()
-	b := openTest(t, db, testOptions(backends.Celery52))
-	if err := b.Prepare(ctx); err != nil {
-		t.Fatal(err)
-	}
+	b := openPrepared(t, db, testOptions(backends.Celery52))
 	polls := 0
 	obs := backends.ObserverFunc(func(op string, _ time.Time, _ time.Duration, err error) {
 		if op == backends.OpGetTaskMeta && err == nil {
@@ -298,15 +264,8 @@ func TestStoreCancel(t *testing.T) {
 	needServer(t)
 	db := scratchDB(t)
 	ctx := context.Background()
-	b := openTest(t, db, testOptions(backends.Celery52))
-	if err := b.Prepare(ctx); err != nil {
-		t.Fatal(err)
-	}
-	w, err := b.NewWorker(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	b := openPrepared(t, db, testOptions(backends.Celery52))
+	w := newTestWorker(t, b)
 	if err := w.StoreResult(ctx, success("g-warm", 1)); err != nil {
 		t.Fatal(err)
 	}
