@@ -469,6 +469,11 @@ func TestCloseReleasesConnections(t *testing.T) {
 	u, m := miniURL(t)
 	o := testOptions(backends.Celery56)
 	b := openBackend(t, u, o)
+	// Open asks INFO on a connection of its own and closes it; miniredis
+	// counts it until its reader notices, so wait for that before counting.
+	if n := waitConnections(m, 0); n != 0 {
+		t.Fatalf("%d connections open after Open, want 0", n)
+	}
 	ctx := context.Background()
 	w, err := b.NewWorker(ctx, nil)
 	if err != nil {
@@ -497,13 +502,20 @@ func TestCloseReleasesConnections(t *testing.T) {
 	w.Close()
 	c.Close()
 	idle.Close()
-	deadline := time.Now().Add(2 * time.Second)
-	for m.CurrentConnectionCount() != 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := m.CurrentConnectionCount(); n != 0 {
+	if n := waitConnections(m, 0); n != 0 {
 		t.Errorf("%d connections left open after Close", n)
 	}
+}
+
+// waitConnections waits up to 2 s for m to count at most n open
+// connections (it notices a closed one asynchronously) and returns the
+// count it last saw.
+func waitConnections(m *miniredis.Miniredis, n int) int {
+	deadline := time.Now().Add(2 * time.Second)
+	for m.CurrentConnectionCount() > n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return m.CurrentConnectionCount()
 }
 
 // TestReconnectNothingSubscribed: a reconnection with nothing subscribed
