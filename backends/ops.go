@@ -21,10 +21,16 @@ const (
 	OpRemovePendingResult = "remove_pending_result"
 	// OpForget is Backend.forget (Redis: DEL; SQL: DELETE).
 	OpForget = "forget"
+	// OpConnect is a client library opening a connection with Celery's setup
+	// commands inside an operation that needed it (redis-py connects at a
+	// caller's first command and after a lost connection); that operation's
+	// own time leaves it out. SQL callers that open a connection for every
+	// poll count it in get_task_meta instead, since every poll pays it.
+	OpConnect = "connect"
 )
 
 // Ops lists the operation names in report order.
 func Ops() []string {
-	return append([]string{OpStoreResult, OpOnTaskCall, OpGetTaskMeta, OpDrainEvents, OpRemovePendingResult, OpForget},
+	return append([]string{OpStoreResult, OpOnTaskCall, OpGetTaskMeta, OpDrainEvents, OpRemovePendingResult, OpForget, OpConnect},
 		GroupOps()...)
 }

@@ -29,6 +29,10 @@ type caller struct {
 	cl    client
 	laddr string // the command connection's first local address, for tests
 
+	// Time spent opening connections since the last observe (ns), and
+	// when the first of those began (unix ns, 0 for none); see observe.
+	connecting, connectStart atomic.Int64
+
 	ps         *conn    // nil until the first SUBSCRIBE
 	subscribed []string // ResultConsumer.subscribed_to; empty when ps is nil
 	stale      []string // channels of ready messages read ahead, see above
@@ -64,10 +68,48 @@ const maxStale = 1024
 // first OnTaskCall. The server was checked when the backend opened.
 func (b *backend) NewCaller(ctx context.Context, obs backends.Observer) (backends.Caller, error) {
 	cl := &caller{b: b, obs: b.observer(obs)}
-	cl.cl = b.newClientNotify(nil, func(c *conn) { cl.laddr = c.nc.LocalAddr().String() })
+	cl.cl = cl.newCommandClient()
 	cl.interrupt = cl.onCancel
 	cl.getArgs, cl.delArgs = []any{"GET", nil}, []any{"DEL", nil}
 	return cl, nil
+}
+
+// newCommandClient is the caller's command connection, which it opens at
+// its first command.
+func (c *caller) newCommandClient() client {
+	return c.b.newClientDial(nil, func(ctx context.Context) (*conn, error) {
+		cn, err := c.dial(ctx)
+		if err == nil && c.laddr == "" {
+			c.laddr = cn.nc.LocalAddr().String()
+		}
+		return cn, err
+	})
+}
+
+// dial opens a connection with Celery's setup commands and sets its time
+// aside for observe. It may run on a go-redis goroutine, hence the atomics.
+func (c *caller) dial(ctx context.Context) (*conn, error) {
+	start := time.Now()
+	cn, err := c.b.dial(ctx)
+	if err == nil {
+		c.connectStart.CompareAndSwap(0, start.UnixNano())
+		c.connecting.Add(int64(time.Since(start)))
+	}
+	return cn, err
+}
+
+// observe reports op, started at start and ending now, to the observer.
+// redis-py opens a connection inside the command that first needs it; the
+// time spent opening connections during op is reported as OpConnect and
+// left out of op's own time, so that a caller's first GET reads as a GET.
+// A connection that failed to open is op's error, and its time stays in op.
+func (c *caller) observe(op string, start time.Time, err error) {
+	d := time.Since(start)
+	if cd := time.Duration(c.connecting.Swap(0)); cd > 0 {
+		c.obs.Observe(backends.OpConnect, time.Unix(0, c.connectStart.Swap(0)), cd, nil)
+		d -= cd
+	}
+	c.obs.Observe(op, start, d, err)
 }
 
 func (c *caller) key(taskID string) string {
@@ -115,7 +157,7 @@ func (c *caller) OnTaskCall(ctx context.Context, taskID string) error {
 	c.arm(ctx)
 	err := c.subscribe(ctx, key, true)
 	c.disarm()
-	c.obs.Observe(backends.OpOnTaskCall, start, time.Since(start), err)
+	c.observe(backends.OpOnTaskCall, start, err)
 	if err != nil {
 		return wrap(err, "on_task_call %s at %s", taskID, c.b.cfg.addr)
 	}
@@ -161,7 +203,7 @@ func (c *caller) connect(ctx context.Context) error {
 	if c.ps != nil {
 		return nil
 	}
-	ps, err := c.b.dial(ctx)
+	ps, err := c.dial(ctx)
 	if err != nil {
 		return err
 	}
@@ -210,7 +252,7 @@ func (c *caller) WaitFor(ctx context.Context, taskID string, _ time.Duration) (b
 		c.arm(ctx)
 		err := c.subscribe(ctx, key, false)
 		c.disarm()
-		c.obs.Observe(backends.OpOnTaskCall, start, time.Since(start), err)
+		c.observe(backends.OpOnTaskCall, start, err)
 		if err != nil {
 			return "", wrap(err, "wait_for %s at %s", taskID, c.b.cfg.addr)
 		}
@@ -221,7 +263,7 @@ func (c *caller) WaitFor(ctx context.Context, taskID string, _ time.Duration) (b
 	if err == goredis.Nil {
 		val, err = "", nil
 	}
-	c.obs.Observe(backends.OpGetTaskMeta, start, time.Since(start), err)
+	c.observe(backends.OpGetTaskMeta, start, err)
 	if err != nil {
 		return "", wrap(err, "wait_for %s at %s: GET", taskID, c.b.cfg.addr)
 	}
@@ -242,7 +284,7 @@ func (c *caller) WaitFor(ctx context.Context, taskID string, _ time.Duration) (b
 	c.disarm()
 	fromReconnect := c.pendingReady != ""
 	c.waiting, c.pendingReady = "", ""
-	c.obs.Observe(backends.OpDrainEvents, start, time.Since(start), err)
+	c.observe(backends.OpDrainEvents, start, err)
 	if err != nil {
 		return "", wrap(err, "wait_for %s at %s", taskID, c.b.cfg.addr)
 	}
@@ -327,7 +369,7 @@ func (c *caller) completed(ctx context.Context, taskID, key string) error {
 	if err != nil {
 		err = c.recover(ctx, err)
 	}
-	c.obs.Observe(backends.OpRemovePendingResult, start, time.Since(start), err)
+	c.observe(backends.OpRemovePendingResult, start, err)
 	if err != nil {
 		return wrap(err, "wait_for %s at %s: UNSUBSCRIBE", taskID, c.b.cfg.addr)
 	}
@@ -348,7 +390,7 @@ func (c *caller) cancelFor(ctx context.Context, key string) error {
 	if err != nil {
 		err = c.recover(ctx, err)
 	}
-	c.obs.Observe(backends.OpRemovePendingResult, start, time.Since(start), err)
+	c.observe(backends.OpRemovePendingResult, start, err)
 	return err
 }
 
@@ -368,10 +410,10 @@ func (c *caller) GetTaskMeta(ctx context.Context, taskID string) (*backends.Task
 	start := time.Now()
 	val, err := c.cl.Do(ctx, c.getArgs...).Text()
 	if err == goredis.Nil {
-		c.obs.Observe(backends.OpGetTaskMeta, start, time.Since(start), nil)
+		c.observe(backends.OpGetTaskMeta, start, nil)
 		return &backends.TaskMeta{TaskID: taskID, Status: backends.Pending}, nil
 	}
-	c.obs.Observe(backends.OpGetTaskMeta, start, time.Since(start), err)
+	c.observe(backends.OpGetTaskMeta, start, err)
 	if err != nil {
 		return nil, wrap(err, "get_task_meta %s at %s: GET", taskID, c.b.cfg.addr)
 	}
@@ -397,7 +439,7 @@ func (c *caller) Forget(ctx context.Context, taskID string) error {
 	}
 	start := time.Now()
 	err := c.cl.Do(ctx, c.delArgs...).Err()
-	c.obs.Observe(backends.OpForget, start, time.Since(start), err)
+	c.observe(backends.OpForget, start, err)
 	if err != nil {
 		errs = append(errs, wrap(err, "DEL"))
 	}

@@ -34,7 +34,7 @@ var drainTimeout = time.Second
 func (c *caller) SetChordSize(ctx context.Context, groupID string, size int) error {
 	start := time.Now()
 	err := c.b.setPublish(ctx, c.cl.Pipeline(), groupKeyPrefix+groupID+suffixSize, []byte(strconv.Itoa(size)))
-	c.obs.Observe(backends.OpSetChordSize, start, time.Since(start), err)
+	c.observe(backends.OpSetChordSize, start, err)
 	if err != nil {
 		return wrap(err, "set_chord_size %s at %s", groupID, c.b.cfg.addr)
 	}
@@ -66,7 +66,7 @@ func (c *caller) WaitForWithParents(ctx context.Context, taskID, groupID string,
 		c.arm(ctx)
 		err := c.subscribe(ctx, key, false)
 		c.disarm()
-		c.obs.Observe(backends.OpOnTaskCall, start, time.Since(start), err)
+		c.observe(backends.OpOnTaskCall, start, err)
 		if err != nil {
 			return "", wrap(err, "wait_for %s at %s", taskID, c.b.cfg.addr)
 		}
@@ -76,7 +76,7 @@ func (c *caller) WaitForWithParents(ctx context.Context, taskID, groupID string,
 	if err == goredis.Nil {
 		val, err = "", nil
 	}
-	c.obs.Observe(backends.OpGetTaskMeta, start, time.Since(start), err)
+	c.observe(backends.OpGetTaskMeta, start, err)
 	if err != nil {
 		return "", wrap(err, "wait_for %s at %s: GET", taskID, c.b.cfg.addr)
 	}
@@ -89,7 +89,7 @@ func (c *caller) WaitForWithParents(ctx context.Context, taskID, groupID string,
 	c.arm(ctx)
 	st, err := c.drainWithParents(ctx, key, &unready, groupID)
 	c.disarm()
-	c.obs.Observe(backends.OpDrainEvents, start, time.Since(start), err)
+	c.observe(backends.OpDrainEvents, start, err)
 	if err != nil {
 		return "", wrap(err, "wait_for %s at %s", taskID, c.b.cfg.addr)
 	}
@@ -110,7 +110,7 @@ func (c *caller) pollParents(ctx context.Context, unready *[]string, groupID str
 		if err == goredis.Nil {
 			val, err = "", nil
 		}
-		c.obs.Observe(backends.OpGetTaskMeta, start, time.Since(start), err)
+		c.observe(backends.OpGetTaskMeta, start, err)
 		if err != nil {
 			return wrap(err, "reading parent %s at %s: GET", id, c.b.cfg.addr)
 		}

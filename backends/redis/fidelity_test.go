@@ -190,8 +190,10 @@ var scenarios = []struct {
 			connWant{"caller commands", c.laddr, cmds("GET " + k)},
 			connWant{"worker", w.laddr, f.write(m)},
 		)
-		wantOps := []string{backends.OpOnTaskCall, backends.OpGetTaskMeta, backends.OpDrainEvents,
-			backends.OpRemovePendingResult, backends.OpRemovePendingResult}
+		// The caller's two connections open inside its first SUBSCRIBE and
+		// its first GET, and are reported before them.
+		wantOps := []string{backends.OpConnect, backends.OpOnTaskCall, backends.OpConnect, backends.OpGetTaskMeta,
+			backends.OpDrainEvents, backends.OpRemovePendingResult, backends.OpRemovePendingResult}
 		if got := obs.list(); !equalStreams(got, wantOps) {
 			f.t.Errorf("caller observed %v, want %v", got, wantOps)
 		}

@@ -39,7 +39,7 @@ func (c *caller) GetMany(ctx context.Context, taskIDs []string) ([]backends.Stat
 	}
 	start := time.Now()
 	vals, err := c.cl.Do(ctx, args...).Slice()
-	c.obs.Observe(backends.OpGetMany, start, time.Since(start), err)
+	c.observe(backends.OpGetMany, start, err)
 	if err != nil {
 		return nil, wrap(err, "get_many at %s: MGET", c.b.cfg.addr)
 	}
@@ -111,7 +111,7 @@ func (c *caller) JoinGroup(ctx context.Context, groupID string, taskIDs []string
 	c.arm(ctx)
 	err = c.drainGroup(ctx, taskIDs, states, &pending, done)
 	c.disarm()
-	c.obs.Observe(backends.OpDrainEvents, start, time.Since(start), err)
+	c.observe(backends.OpDrainEvents, start, err)
 	if err != nil {
 		return states, wrap(err, "join group %s at %s", groupID, c.b.cfg.addr)
 	}
@@ -289,7 +289,7 @@ func (c *caller) SaveGroup(ctx context.Context, groupID string, taskIDs []string
 	value := appendGroupValue(nil, groupID, taskIDs)
 	start := time.Now()
 	err := c.b.setPublish(ctx, c.cl.Pipeline(), groupKeyPrefix+groupID, value)
-	c.obs.Observe(backends.OpSaveGroup, start, time.Since(start), err)
+	c.observe(backends.OpSaveGroup, start, err)
 	if err != nil {
 		return wrap(err, "save_group %s at %s", groupID, c.b.cfg.addr)
 	}
@@ -303,10 +303,10 @@ func (c *caller) RestoreGroup(ctx context.Context, groupID string) ([]string, er
 	start := time.Now()
 	val, err := c.cl.Do(ctx, "GET", groupKeyPrefix+groupID).Text()
 	if err == goredis.Nil {
-		c.obs.Observe(backends.OpRestoreGroup, start, time.Since(start), nil)
+		c.observe(backends.OpRestoreGroup, start, nil)
 		return nil, nil
 	}
-	c.obs.Observe(backends.OpRestoreGroup, start, time.Since(start), err)
+	c.observe(backends.OpRestoreGroup, start, err)
 	if err != nil {
 		return nil, wrap(err, "restore_group %s at %s: GET", groupID, c.b.cfg.addr)
 	}
@@ -324,7 +324,7 @@ func (c *caller) RestoreGroup(ctx context.Context, groupID string) ([]string, er
 		}
 	}
 	c.disarm()
-	c.obs.Observe(backends.OpOnTaskCall, start, time.Since(start), err)
+	c.observe(backends.OpOnTaskCall, start, err)
 	if err != nil {
 		return ids, wrap(err, "restore_group %s at %s: SUBSCRIBE", groupID, c.b.cfg.addr)
 	}
@@ -335,7 +335,7 @@ func (c *caller) RestoreGroup(ctx context.Context, groupID string) ([]string, er
 func (c *caller) DeleteGroup(ctx context.Context, groupID string) error {
 	start := time.Now()
 	err := c.cl.Do(ctx, "DEL", groupKeyPrefix+groupID).Err()
-	c.obs.Observe(backends.OpDeleteGroup, start, time.Since(start), err)
+	c.observe(backends.OpDeleteGroup, start, err)
 	if err != nil {
 		return wrap(err, "delete_group %s at %s: DEL", groupID, c.b.cfg.addr)
 	}

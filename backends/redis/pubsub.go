@@ -118,7 +118,7 @@ func (c *caller) reconnectOnce(ctx context.Context) error {
 	c.closePubSub()
 	c.stale = c.stale[:0]
 	c.cl.Close()
-	c.cl = c.b.newClient(nil)
+	c.cl = c.newCommandClient()
 	if len(c.subscribed) > 0 || !c.b.o.Celery.AtLeast(5, 3) {
 		keys := append([]string(nil), c.subscribed...)
 		args := make([]any, 0, 1+len(keys))

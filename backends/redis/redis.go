@@ -316,11 +316,11 @@ func ctxCause(ctx context.Context, err error) error {
 // carries on in RESP2 exactly as against a server without HELLO. Identity
 // (CLIENT SETINFO), retries, the separate pipeline pool and maintenance
 // notifications are off; pipelines therefore run on the one connection.
-func (b *backend) newClient(first *conn) client { return b.newClientNotify(first, nil) }
+func (b *backend) newClient(first *conn) client { return b.newClientDial(first, b.dial) }
 
-// newClientNotify is newClient calling onDial with each connection it opens
-// itself (not first), from the goroutine whose command needed it.
-func (b *backend) newClientNotify(first *conn, onDial func(*conn)) client {
+// newClientDial is newClient opening its connections (all but first) with
+// dial, which go-redis may call from a goroutine of its own.
+func (b *backend) newClientDial(first *conn, dial func(context.Context) (*conn, error)) client {
 	pre := new(atomic.Pointer[conn])
 	pre.Store(first)
 	timeout := b.cfg.socketTimeout
@@ -333,11 +333,8 @@ func (b *backend) newClientNotify(first *conn, onDial func(*conn)) client {
 			c := pre.Swap(nil)
 			if c == nil {
 				var err error
-				if c, err = b.dial(ctx); err != nil {
+				if c, err = dial(ctx); err != nil {
 					return nil, err
-				}
-				if onDial != nil {
-					onDial(c)
 				}
 			}
 			if c.br.Buffered() > 0 {
