@@ -113,11 +113,8 @@ func DiffStats(before, after ServerStats) ServerStats {
 // not positive.
 //
 //   - server CPU per task (µs): StatServerCPU.
-//   - Redis: memory per result (bytes): the growth of used_memory divided
-//     by the growth of the db's keys, so it measures what the results the
-//     run left behind cost (the after snapshot must be taken before
-//     Cleanup, and with the sessions closed, whose buffers count in
-//     used_memory); commands per task; connections per task.
+//   - Redis: commands per task; connections per task. (Memory per result
+//     needs snapshots of an idle server: ResultMemory.)
 //   - MySQL/MariaDB: InnoDB rows written per task (inserted + updated +
 //     deleted) and InnoDB rows read per task, or, from a MariaDB 10.6+
 //     that does not count InnoDB's rows, rows written per task
@@ -160,13 +157,6 @@ func PerTask(before, after ServerStats, tasks int64) ServerStats {
 		}
 	}
 	// Redis.
-	mb, ok1 := sum(before, "used_memory")
-	ma, ok2 := sum(after, "used_memory")
-	kb, ok3 := sum(before, "keys")
-	ka, ok4 := sum(after, "keys")
-	if ok1 && ok2 && ok3 && ok4 && ka > kb {
-		add("memory per result", "bytes", (ma-mb)/(ka-kb))
-	}
 	perTask("commands per task", "commands", "total_commands_processed")
 	perTask("connections per task", "connections", "total_connections_received")
 	// MySQL / MariaDB.
@@ -188,4 +178,34 @@ func PerTask(before, after ServerStats, tasks int64) ServerStats {
 		}
 	}
 	return out
+}
+
+// ResultMemory derives "memory per result" (bytes) on Redis: the growth of
+// used_memory, less client buffers (mem_clients_normal) where the server
+// reports them, divided by the growth of the db's keys. It measures what
+// the results a run left behind cost only when both snapshots are of a
+// server with none of the run's connections open, the after one taken
+// before Cleanup: a connection's query buffer is allocated when it first
+// sends and shrunk once it idles, which moved used_memory by half a
+// megabyte between two snapshots taken during a short run. It reports
+// false unless both memory and keys grew.
+func ResultMemory(before, after ServerStats) (Stat, bool) {
+	mem := func(s ServerStats) (float64, bool) {
+		m, ok := s.Get("used_memory")
+		if !ok {
+			return 0, false
+		}
+		if c, ok := s.Get("mem_clients_normal"); ok {
+			return m.Value - c.Value, true
+		}
+		return m.Value, true
+	}
+	mb, ok1 := mem(before)
+	ma, ok2 := mem(after)
+	kb, ok3 := before.Get("keys")
+	ka, ok4 := after.Get("keys")
+	if !ok1 || !ok2 || !ok3 || !ok4 || ka.Value <= kb.Value || ma <= mb {
+		return Stat{}, false
+	}
+	return Stat{Name: "memory per result", Unit: "bytes", Value: (ma - mb) / (ka.Value - kb.Value), Kind: Gauge}, true
 }

@@ -48,7 +48,7 @@ func TestPerTask(t *testing.T) {
 	}
 	p := PerTask(before, after, 50)
 	for name, want := range map[string]float64{
-		"server CPU per task": 40, "memory per result": 400, "connections per task": 1, "data+index bytes per row": 327.68,
+		"server CPU per task": 40, "connections per task": 1, "data+index bytes per row": 327.68,
 	} {
 		st, ok := p.Get(name)
 		if !ok || st.Value < want*0.999 || st.Value > want*1.001 {
@@ -58,7 +58,40 @@ func TestPerTask(t *testing.T) {
 	if _, ok := p.Get("rows read per task"); ok {
 		t.Error("rows read per task without Rows_read")
 	}
-	if p := PerTask(before, after, 0); len(p) != 2 { // memory per result and bytes per row need no task count
+	if p := PerTask(before, after, 0); len(p) != 1 { // bytes per row needs no task count
 		t.Errorf("PerTask with 0 tasks = %v", p)
+	}
+}
+
+func TestResultMemory(t *testing.T) {
+	snap := func(used, clients, keys float64) ServerStats {
+		s := ServerStats{{Name: "used_memory", Value: used, Kind: Gauge}, {Name: "keys", Value: keys, Kind: Gauge}}
+		if clients >= 0 {
+			s = append(s, Stat{Name: "mem_clients_normal", Value: clients, Kind: Gauge})
+		}
+		return s
+	}
+	for _, c := range []struct {
+		name          string
+		before, after ServerStats
+		want          float64 // 0: left out
+	}{
+		{"growth over keys", snap(1000, -1, 0), snap(41000, -1, 100), 400},
+		// Client buffers freed between the snapshots are not results.
+		{"client buffers left out", snap(501000, 500000, 0), snap(41500, 500, 100), 400},
+		{"memory shrank", snap(900000, -1, 0), snap(41000, -1, 100), 0},
+		{"no new keys", snap(1000, -1, 100), snap(41000, -1, 100), 0},
+		{"no figures", nil, snap(41000, -1, 100), 0},
+	} {
+		st, ok := ResultMemory(c.before, c.after)
+		if c.want == 0 {
+			if ok {
+				t.Errorf("%s: ResultMemory = %v, want none", c.name, st)
+			}
+			continue
+		}
+		if !ok || st.Name != "memory per result" || st.Unit != "bytes" || st.Value != c.want {
+			t.Errorf("%s: ResultMemory = %v, %v; want %v bytes", c.name, st, ok, c.want)
+		}
 	}
 }

@@ -218,8 +218,9 @@ type proxy struct {
 type proxyConn struct {
 	client, server net.Conn
 	mu             sync.Mutex
-	sent           []byte   // client → server
-	chunks         [][]byte // sent, as the reads that carried it
+	sent           []byte        // client → server
+	chunks         [][]byte      // sent, as the reads that carried it
+	clientDone     chan struct{} // closed once the client's side has ended and all it sent is in sent
 }
 
 func newProxy(t testing.TB, upstream string) *proxy {
@@ -252,7 +253,7 @@ func (p *proxy) serve() {
 			c.Close()
 			continue
 		}
-		pc := &proxyConn{client: c, server: s}
+		pc := &proxyConn{client: c, server: s, clientDone: make(chan struct{})}
 		p.mu.Lock()
 		p.conns = append(p.conns, pc)
 		p.mu.Unlock()
@@ -273,6 +274,7 @@ func (p *proxy) serve() {
 					break
 				}
 			}
+			close(pc.clientDone)
 			s.Close()
 		}()
 		go func() {

@@ -16,6 +16,9 @@ var _ backends.StatsReader = (*backend)(nil)
 //
 //   - used_memory (Gauge, bytes): what Redis's allocator holds, client
 //     buffers included;
+//   - mem_clients_normal (Gauge, bytes): the client buffers in it, which
+//     come and go with connections and with Redis shrinking idle clients'
+//     query buffers;
 //   - keys and expires (Gauge) of the db bench uses, from the keyspace
 //     section (0 when the db is empty);
 //   - expired_keys, total_commands_processed, total_connections_received
@@ -92,6 +95,7 @@ func parseInfo(info string, db int, cmdSelf float64) backends.ServerStats {
 		}
 	}
 	add("used_memory", "bytes", backends.Gauge, 0)
+	add("mem_clients_normal", "bytes", backends.Gauge, 0)
 	if keyspace {
 		// "db10:keys=5,expires=5,avg_ttl=86399000"; no line for an empty db.
 		var keys, expires float64

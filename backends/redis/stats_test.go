@@ -112,8 +112,8 @@ func TestServerStats(t *testing.T) {
 			}
 			return st.Value
 		}
-		if v := get(per, "memory per result"); v < 64 || v > 4096 {
-			t.Errorf("memory per result %v bytes, want 64..4096 for a 64-byte result", v)
+		if mem, ok := backends.ResultMemory(before, after); !ok || mem.Value < 64 || mem.Value > 4096 {
+			t.Errorf("memory per result %v bytes (present %v), want 64..4096 for a 64-byte result", mem.Value, ok)
 		}
 		if v := get(per, "server CPU per task"); v <= 0 || v > 10000 {
 			t.Errorf("server CPU per task %v µs, want 0..10000", v)

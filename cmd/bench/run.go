@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -422,11 +423,14 @@ func (m *measurer) measure(b backends.Backend, url string, servers []*server, i 
 	if err := checkLeftovers(m.ctx, b, ro.Seed, m.o); err != nil {
 		return nil, true, err
 	}
-	// What the server pays: its counters at the window's start and end.
-	var before, after backends.ServerStats
+	// What the server pays: its counters at the window's start and end,
+	// and, for what the results it keeps cost, with no session open before
+	// the run and after it (before cleanup).
+	var before, after, idleBefore, idleAfter backends.ServerStats
+	var snap func(into *backends.ServerStats) func()
 	sr, hasStats := b.(backends.StatsReader)
 	if hasStats && !(i < len(servers) && servers[i].embedded != nil) { // a stand-in's counters mean nothing
-		snap := func(into *backends.ServerStats) func() {
+		snap = func(into *backends.ServerStats) func() {
 			return func() {
 				sctx, cancel := context.WithTimeout(m.ctx, 5*time.Second)
 				defer cancel()
@@ -436,10 +440,18 @@ func (m *measurer) measure(b backends.Backend, url string, servers []*server, i 
 			}
 		}
 		ro.AtWindowStart, ro.AtWindowEnd = snap(&before), snap(&after)
+		snap(&idleBefore)()
 	}
 	oc, err := workloads.Run(m.ctx, m.wl, b, ro)
 	if m.o.progressEvery > 0 {
 		fmt.Fprintln(m.stderr)
+	}
+	if snap != nil && oc != nil && !oc.Interrupted {
+		// The sessions' connections have closed; give the server a moment
+		// to have seen it, so their buffers are not counted as results.
+		if sleepCtx(m.ctx, 100*time.Millisecond) {
+			snap(&idleAfter)()
+		}
 	}
 	cleanup(b, prefix, m.o, m.stderr, label)
 	if oc == nil {
@@ -460,7 +472,16 @@ func (m *measurer) measure(b backends.Backend, url string, servers []*server, i 
 		if op, ok := res.Op(m.wl.PrimaryOp()); ok {
 			tasks = op.Count()
 		}
-		for _, st := range backends.PerTask(before, after, tasks) {
+		per := backends.PerTask(before, after, tasks)
+		if mem, ok := backends.ResultMemory(idleBefore, idleAfter); ok {
+			// Listed after server CPU, where a reader compares backends' costs.
+			at := 0
+			if len(per) > 0 && per[0].Name == "server CPU per task" {
+				at = 1
+			}
+			per = slices.Insert(per, at, mem)
+		}
+		for _, st := range per {
 			res.Stats = append(res.Stats, results.ServerStat{Name: st.Name, Unit: st.Unit, Value: st.Value, PerTask: true})
 		}
 		for _, st := range backends.DiffStats(before, after) {
@@ -483,6 +504,18 @@ func (m *measurer) measure(b backends.Backend, url string, servers []*server, i 
 		return res, true, nil
 	}
 	return res, false, nil
+}
+
+// sleepCtx sleeps for d and reports whether ctx is still live.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // achievedRate returns a warning when an open loop's callers started more
