@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -144,25 +145,43 @@ type Stat struct {
 	Values  []float64 // one per repetition, ascending
 }
 
-// A Gate fails a comparison when a metric gets worse, significantly, by
-// more than Pct percent. Pct carries the worse direction's sign: +10 for a
-// latency, -5 for throughput.
+// A Gate fails a comparison when a metric of an op (of every op when Op is
+// "") gets worse, significantly, by more than Pct percent. Pct carries the
+// worse direction's sign: +10 for a latency, -5 for throughput.
+//
+// Significance for a gate is corrected for the number of figures the
+// gates test together (Holm–Bonferroni over their p-values), so that the
+// chance that two runs of the same code fail a gate stays at most Alpha
+// however many ops and metrics it covers.
 type Gate struct {
+	Op     string
 	Metric string
 	Pct    float64
 }
 
-func (g Gate) String() string { return g.Metric + ":" + gatePct(g.Pct) + "%" }
+func (g Gate) String() string {
+	name := g.Metric
+	if g.Op != "" {
+		name = g.Op + "." + name
+	}
+	return name + ":" + gatePct(g.Pct) + "%"
+}
+
+func (g Gate) covers(ch *Change) bool {
+	return ch.Metric == g.Metric && (g.Op == "" || ch.Op == g.Op)
+}
 
 // A GateFailure is one Change that made a gate fire.
 type GateFailure struct {
 	Gate   Gate
 	Change *Change
+	// Threshold is the Holm–Bonferroni level its p-value had to reach.
+	Threshold float64
 }
 
 func (f GateFailure) String() string {
-	return fmt.Sprintf("%s %s: %s%% %s (limit %s%%, %s)", f.Change.where(), f.Change.Metric,
-		signedPct(f.Change.Delta), f.Change.Verdict, gatePct(f.Gate.Pct), f.Change.Test)
+	return fmt.Sprintf("%s %s: %s%% %s (limit %s%%, %s, Holm level %.3g)", f.Change.where(), f.Change.Metric,
+		signedPct(f.Change.Delta), f.Change.Verdict, gatePct(f.Gate.Pct), f.Change.Test, f.Threshold)
 }
 
 // ParseGates parses a --fail-on spec: comma-separated metric:+N% or
@@ -178,11 +197,12 @@ func ParseGates(spec string) ([]Gate, error) {
 		}
 		name, pct, ok := strings.Cut(term, ":")
 		if term == "" || !ok {
-			return nil, bad("want metric:+N%% or metric:-N%%, e.g. p99:+10%%,throughput:-5%%")
+			return nil, bad("want [op.]metric:+N%% or [op.]metric:-N%%, e.g. p99:+10%%,roundtrip.throughput:-5%%")
 		}
-		m, ok := lookupMetric(name)
+		op, mname := splitGateName(name)
+		m, ok := lookupMetric(mname)
 		if !ok {
-			return nil, bad("unknown metric %q; use one of %s", name, metricNames())
+			return nil, bad("unknown metric %q; use one of %s, optionally after an op name and a dot (roundtrip.p99)", mname, metricNames())
 		}
 		if seen[name] {
 			return nil, bad("%s is gated twice", name)
@@ -201,9 +221,28 @@ func ParseGates(spec string) ([]Gate, error) {
 		if pct[0] == '-' {
 			v = -v
 		}
-		gates = append(gates, Gate{Metric: name, Pct: v})
+		gates = append(gates, Gate{Op: op, Metric: m.name, Pct: v})
 	}
 	return gates, nil
+}
+
+// splitGateName splits "roundtrip.p99.9" into the op and the metric: the
+// longest metric name the string ends in after a dot. A string that is a
+// metric name, or ends in none, has no op.
+func splitGateName(name string) (op, metric string) {
+	if _, ok := lookupMetric(name); ok {
+		return "", name
+	}
+	best := ""
+	for _, m := range metrics {
+		if strings.HasSuffix(name, "."+m.name) && len(m.name) > len(best) {
+			best = m.name
+		}
+	}
+	if best == "" {
+		return "", name
+	}
+	return strings.TrimSuffix(name, "."+best), best
 }
 
 func worseExample(m metric) string {
@@ -411,7 +450,25 @@ func Compare(base, head *Run, o CompareOptions) (*Comparison, error) {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: %d interrupted %s left out", s.name, s.n, plural(s.n, "repetition", "repetitions")))
 		}
 	}
+	for _, g := range o.Gates {
+		if g.Op == "" {
+			continue
+		}
+		found := false
+		for i := range c.Rows {
+			if g.covers(&c.Rows[i]) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("gate %s: no op %q with %s in both runs", g, g.Op, g.Metric)
+		}
+	}
 	c.Failures = c.check()
+	if w := c.gateWarning(); w != "" {
+		c.Warnings = append(c.Warnings, w)
+	}
 	return c, nil
 }
 
@@ -430,24 +487,94 @@ func repRange(mm [2]int) string {
 	return fmt.Sprintf("%d–%d", mm[0], mm[1])
 }
 
-// check returns the changes that make a gate fire: significant, worse, and
-// beyond the gate's threshold.
+// GateFamily returns the rows the gates test, each once, in row order.
+func (c *Comparison) GateFamily() []*Change {
+	var fam []*Change
+	for i := range c.Rows {
+		ch := &c.Rows[i]
+		for _, g := range c.Gates {
+			if g.covers(ch) {
+				fam = append(fam, ch)
+				break
+			}
+		}
+	}
+	return fam
+}
+
+// check returns the changes that make a gate fire: worse beyond the gate's
+// limit, and significant after Holm–Bonferroni over the gate family (the
+// i-th smallest of m p-values must be at most Alpha/(m-i), and every
+// smaller one must have passed its own level).
 func (c *Comparison) check() []GateFailure {
+	fam := c.GateFamily()
+	order := make([]int, len(fam))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return fam[order[a]].Test.P < fam[order[b]].Test.P })
+	level := map[*Change]float64{} // the rows Holm rejects, with their level
+	for k, i := range order {
+		lv := c.Alpha / float64(len(fam)-k)
+		if fam[i].Test.P > lv {
+			break
+		}
+		level[fam[i]] = lv
+	}
 	var out []GateFailure
 	for _, g := range c.Gates {
 		for i := range c.Rows {
 			ch := &c.Rows[i]
-			if ch.Metric != g.Metric || ch.Verdict != "worse" {
+			lv, ok := level[ch]
+			if !ok || !g.covers(ch) || ch.Verdict != "worse" {
 				continue
 			}
 			// The verdict has the direction; the limit is a magnitude
 			// (throughput:-0% has a negative zero).
 			if math.Abs(ch.Delta) > math.Abs(g.Pct) {
-				out = append(out, GateFailure{Gate: g, Change: ch})
+				out = append(out, GateFailure{Gate: g, Change: ch, Threshold: lv})
 			}
 		}
 	}
 	return out
+}
+
+// gateWarning says when the gates cannot fire at all: when even the most
+// extreme difference between samples of the sizes compared gives a
+// p-value above Alpha/m, the level the smallest of the gate family's m
+// p-values must reach.
+func (c *Comparison) gateWarning() string {
+	fam := c.GateFamily()
+	if len(fam) == 0 {
+		return ""
+	}
+	level := c.Alpha / float64(len(fam))
+	best := 1.0
+	for _, ch := range fam {
+		best = min(best, minPValue(ch.Base.N, ch.Head.N))
+	}
+	if best <= level {
+		return ""
+	}
+	return fmt.Sprintf("the gate tests %d figures, so one must reach p ≤ %.3g (alpha %v over %d); with %s repetitions in BASE and %s in HEAD no p-value can be below %.3g, so the gate cannot fire: run more repetitions or gate fewer figures (e.g. roundtrip.p99)",
+		len(fam), level, c.Alpha, len(fam), repRange(c.BaseReps), repRange(c.HeadReps), best)
+}
+
+// minPValue is the smallest p-value benchmath's Mann–Whitney U test gives
+// for samples of sizes n1 and n2: that of two samples that do not overlap.
+func minPValue(n1, n2 int) float64 {
+	if n1 == 0 || n2 == 0 {
+		return 1
+	}
+	th := benchmath.DefaultThresholds
+	a, b := make([]float64, n1), make([]float64, n2)
+	for i := range a {
+		a[i] = float64(i)
+	}
+	for i := range b {
+		b[i] = float64(n1 + i)
+	}
+	return benchmath.AssumeNothing.Compare(benchmath.NewSample(a, &th), benchmath.NewSample(b, &th)).P
 }
 
 // Counts returns how many rows got worse, better, or did not change

@@ -93,10 +93,12 @@ func (c *Comparison) gateSpec() string {
 }
 
 func (c *Comparison) gateResult() string {
+	n := len(c.GateFamily())
+	family := fmt.Sprintf("%d %s, Holm-corrected", n, plural(n, "figure", "figures"))
 	if len(c.Failures) == 0 {
-		return "passed"
+		return "passed (" + family + ")"
 	}
-	return fmt.Sprintf("FAILED by %d %s", len(c.Failures), plural(len(c.Failures), "metric", "metrics"))
+	return fmt.Sprintf("FAILED by %d %s (%s)", len(c.Failures), plural(len(c.Failures), "metric", "metrics"), family)
 }
 
 func plural(n int, one, many string) string {

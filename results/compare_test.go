@@ -205,6 +205,81 @@ func TestGate(t *testing.T) {
 	}
 }
 
+// TestGateHolm checks the gate's correction for the number of figures it
+// tests: with m figures, the smallest p-value must be at most alpha/m, the
+// next alpha/(m-1), and so on, stopping at the first that is not.
+func TestGateHolm(t *testing.T) {
+	row := func(op string, p float64) Change {
+		ch := Change{Backend: "redis", Workload: "roundtrip", Op: op, Metric: "p99", Delta: 50, Significant: p <= 0.05, Verdict: "~"}
+		ch.Test.P = p
+		if ch.Significant {
+			ch.Verdict = "worse"
+		}
+		return ch
+	}
+	for _, tc := range []struct {
+		name  string
+		spec  string
+		ps    []float64 // p-values of ops a, b, c, d
+		fired string    // ops whose rows fire, in row order
+	}{
+		{"one figure at alpha", "a.p99:+10%", []float64{0.04, 0.001, 0.001, 0.001}, "a"},
+		{"four figures: 0.04 is chance", "p99:+10%", []float64{0.04, 0.9, 0.9, 0.9}, ""},
+		{"four figures: 0.01 passes alpha/4", "p99:+10%", []float64{0.01, 0.9, 0.9, 0.9}, "a"},
+		// Holm steps down: 0.01 <= 0.05/4, 0.015 <= 0.05/3, 0.024 <= 0.05/2,
+		// 0.04 <= 0.05/1.
+		{"step-down, all", "p99:+10%", []float64{0.04, 0.01, 0.015, 0.024}, "abcd"},
+		// 0.03 > 0.05/2 stops it: the larger 0.04 cannot pass either.
+		{"step-down stops", "p99:+10%", []float64{0.04, 0.01, 0.015, 0.03}, "bc"},
+	} {
+		gates, err := ParseGates(tc.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &Comparison{Alpha: 0.05, Gates: gates}
+		for i, p := range tc.ps {
+			c.Rows = append(c.Rows, row(string(rune('a'+i)), p))
+		}
+		got := ""
+		for _, f := range c.check() {
+			got += f.Change.Op
+		}
+		if got != tc.fired {
+			t.Errorf("%s: %s fired on %q, want %q", tc.name, tc.spec, got, tc.fired)
+		}
+	}
+}
+
+// TestGateScopes checks a gate on one op and a gate on an op neither run
+// measured (bad input), and that a gate too wide for the repetitions to
+// ever fire says so.
+func TestGateScopes(t *testing.T) {
+	base := synthRun(8, 1, nil)
+	slow := synthRun(8, 2, slower20)
+	c := compare(t, base, slow, "get_task_meta.p99:+10%")
+	if len(c.Failures) != 0 || len(c.GateFamily()) != 2 {
+		t.Errorf("a gate on get_task_meta (not slowed) fired %v over %d figures", c.Failures, len(c.GateFamily()))
+	}
+	c = compare(t, base, slow, "store_result.p99:+10%")
+	if len(c.Failures) != 1 || c.Failures[0].Change.Backend != "redis" || c.Failures[0].Change.Op != "store_result" {
+		t.Errorf("a gate on store_result fired %v, want redis store_result", c.Failures)
+	}
+	gates, _ := ParseGates("chord.p99:+10%")
+	if _, err := Compare(base, slow, CompareOptions{Gates: gates}); err == nil || !strings.Contains(err.Error(), `no op "chord"`) {
+		t.Errorf("a gate on an op neither run has: %v", err)
+	}
+	// 5 repetitions a side: the smallest p-value is 2/252 = 0.0079; twelve
+	// figures need 0.05/12 = 0.0042.
+	c = compare(t, synthRun(5, 1, nil), synthRun(5, 2, map[string]float64{"redis/store_result": 2}), "p99:+10%,throughput:-5%")
+	if all := strings.Join(c.Warnings, "\n"); !strings.Contains(all, "the gate tests 12 figures") || !strings.Contains(all, "the gate cannot fire") {
+		t.Errorf("no warning that the gate cannot fire:\n%s", all)
+	}
+	c = compare(t, synthRun(5, 1, nil), synthRun(5, 2, map[string]float64{"redis/store_result": 2}), "store_result.p99:+10%")
+	if strings.Contains(strings.Join(c.Warnings, "\n"), "cannot fire") || len(c.Failures) != 1 {
+		t.Errorf("a gate on one op over 5 repetitions: failures %v, warnings %v", c.Failures, c.Warnings)
+	}
+}
+
 // TestCompareFewRepetitions checks that with too few repetitions nothing
 // is significant, and that the output says why.
 func TestCompareFewRepetitions(t *testing.T) {
@@ -238,7 +313,7 @@ func TestCompareFormats(t *testing.T) {
 		want   []string
 	}{
 		{"text", []string{"BASE base (8 repetitions): ", "redis · roundtrip\n", "store_result", "throughput", "p99.9", "worse", "~", "p=0.000 n=8", "gate p99:+10%: FAILED by 2 metrics", "redis · roundtrip · store_result p99: +"}},
-		{"markdown", []string{"### bench compare", "| backend | workload | op | metric | BASE | HEAD | change | p |", "**+", "<details>", "**Gate `p99:+10%`: FAILED by 2 metrics**", "Mann–Whitney U"}},
+		{"markdown", []string{"### bench compare", "| backend | workload | op | metric | BASE | HEAD | change | p |", "**+", "<details>", "**Gate `p99:+10%`: FAILED by 2 metrics (6 figures, Holm-corrected)**", "Mann–Whitney U"}},
 		{"json", []string{`"verdict": "worse"`, `"gate_passed": false`, `"better": "higher"`, `"unit": "ns"`}},
 	} {
 		var b bytes.Buffer
@@ -301,13 +376,19 @@ func TestParseGates(t *testing.T) {
 		{"p99:+10%,throughput:-5%", "p99:+10%,throughput:-5%", ""},
 		{" p50:+2.5% , p99.9:+20% ,mean:+0%", "p50:+2.5%,p99.9:+20%,mean:+0%", ""},
 		// SAD PATH: each error names the bad term.
-		{"", "", `"": want metric:+N% or metric:-N%`},
-		{"p99", "", `"p99": want metric:+N%`},
+		{"roundtrip.p99:+10%", "roundtrip.p99:+10%", ""},
+		{"roundtrip.p99.9:+5%,store_result.throughput:-5%,p99:+20%", "roundtrip.p99.9:+5%,store_result.throughput:-5%,p99:+20%", ""},
+		{"p99:+20%,roundtrip.p99:+5%", "p99:+20%,roundtrip.p99:+5%", ""}, // one op tighter than the rest
+		{"", "", `"": want [op.]metric:+N% or [op.]metric:-N%`},
+		{"p99", "", `"p99": want [op.]metric:+N%`},
 		{"p99:10%", "", `"p99:10%": want a signed percentage such as p99:+10%`},
 		{"p99:+10", "", `"p99:+10": want a signed percentage`},
 		{"p99:+ten%", "", `"p99:+ten%": "+ten%" is not a percentage`},
 		{"p99:+-1%", "", `is not a percentage`},
 		{"p95:+10%", "", `"p95:+10%": unknown metric "p95"; use one of throughput, mean, p50, p99, p99.9`},
+		{"roundtrip.p95:+10%", "", `unknown metric "roundtrip.p95"`},
+		{"roundtrip.p99:-10%", "", `p99 gets worse as it rises`},
+		{"roundtrip.p99:+1%,roundtrip.p99:+2%", "", `roundtrip.p99 is gated twice`},
 		{"p99:-10%", "", `"p99:-10%": p99 gets worse as it rises; write p99:+10%`},
 		{"throughput:+5%", "", `"throughput:+5%": throughput gets worse as it falls; write throughput:-5%`},
 		{"p99:+10%,,p50:+1%", "", `"": want`},

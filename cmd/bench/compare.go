@@ -23,7 +23,7 @@ func newCompareFlags() (*pflag.FlagSet, *compareOpts) {
 	fs.SortFlags = false
 	fs.StringVar(&o.format, "format", "text", "output format: text, markdown (a pull-request comment), json")
 	fs.Float64Var(&o.alpha, "alpha", results.DefaultAlpha, "significance level: a change counts when the Mann–Whitney U test's p-value is at most this")
-	fs.StringVar(&o.failOn, "fail-on", "", "exit 1 when a metric gets significantly worse by more than a limit, e.g. 'p99:+10%,throughput:-5%'\n(metrics: throughput, mean, p50, p99, p99.9; + for latencies, - for throughput)")
+	fs.StringVar(&o.failOn, "fail-on", "", "exit 1 when a metric gets significantly worse by more than a limit, e.g. 'p99:+10%,throughput:-5%'\n(metrics: throughput, mean, p50, p99, p99.9; + for latencies, - for throughput;\nop.metric gates one op, e.g. roundtrip.p99:+10%; significance is Holm-corrected\nover all the figures gated, so more figures need more repetitions)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: bench compare BASE.json HEAD.json [flags]
 
@@ -39,6 +39,13 @@ any change to be significant, 6 for a confidence interval.
 BASE and HEAD may each be a comma-separated list of run files, whose
 repetitions are pooled: run a few rounds of each side alternately (base,
 head, base, head, ...) so that the machine's drift spreads over both.
+
+--fail-on tests many figures at once (every op of every backend for an
+unscoped metric); to keep two runs of the same code from failing it by
+chance, a figure fails only if its p-value passes Holm's correction at
+--alpha over all the figures gated. Gate the figures that matter
+(roundtrip.p99:+10%%) rather than every op, or run more repetitions; compare
+warns when the gate cannot fire with the repetitions given.
 
 Exit status: 0, or 1 when --fail-on fires, 2 for bad input.
 

@@ -218,7 +218,9 @@ type compareJSON struct {
 		Significant         bool
 		DeltaPct            *float64 `json:"delta_pct"`
 	}
-	GatePassed *bool `json:"gate_passed"`
+	GatePassed *bool    `json:"gate_passed"`
+	Warnings   []string `json:"warnings"`
+	Failures   []string `json:"failures"`
 }
 
 // TestCompareMemoryEndToEnd runs the real CLI on the memory backend with
@@ -262,7 +264,7 @@ func TestCompareMemoryEndToEnd(t *testing.T) {
 
 	// Same against same.
 	t.Logf("bench compare a.json a2.json (1ms vs 1000us):\n%s", runCLI(t, 0, "compare", a, a2))
-	same := decode(runCLI(t, 0, "compare", a, a2, "--format", "json", "--fail-on", "p50:+25%,throughput:-25%"))
+	same := decode(runCLI(t, 0, "compare", a, a2, "--format", "json", "--fail-on", "roundtrip.p50:+25%,roundtrip.throughput:-25%"))
 	sig := 0
 	for _, ch := range same.Changes {
 		if ch.Significant {
@@ -276,10 +278,24 @@ func TestCompareMemoryEndToEnd(t *testing.T) {
 		t.Errorf("same vs same: the gate did not pass")
 	}
 
+	// A gate on every op's p50 tests 9 figures: with 5 repetitions a side
+	// no p-value can reach 0.05/9, and compare says the gate cannot fire.
+	if w := strings.Join(same.Warnings, "\n"); strings.Contains(w, "cannot fire") {
+		t.Errorf("a gate of two figures over 5 repetitions: %s", w)
+	}
+	wide := decode(runCLI(t, 0, "compare", a, b, "--format", "json", "--fail-on", "p50:+10%"))
+	if w := strings.Join(wide.Warnings, "\n"); !strings.Contains(w, "the gate cannot fire") {
+		t.Errorf("a gate on every op's p50 over 5 repetitions does not warn that it cannot fire: %s", w)
+	}
+
 	// 1 ms against 3 ms: slower, significantly, and the gate fires.
-	t.Logf("bench compare a.json b.json (1ms vs 3ms):\n%s", runCLI(t, 1, "compare", a, b, "--fail-on", "p50:+10%"))
-	slower := decode(runCLI(t, 1, "compare", a, b, "--format", "json", "--fail-on", "p50:+10%"))
-	faster := decode(runCLI(t, 0, "compare", b, a, "--format", "json", "--fail-on", "p50:+10%"))
+	gate := "roundtrip.p50:+10%,store_result.p50:+10%"
+	t.Logf("bench compare a.json b.json (1ms vs 3ms):\n%s", runCLI(t, 1, "compare", a, b, "--fail-on", gate))
+	slower := decode(runCLI(t, 1, "compare", a, b, "--format", "json", "--fail-on", gate))
+	faster := decode(runCLI(t, 0, "compare", b, a, "--format", "json", "--fail-on", gate))
+	if len(slower.Failures) != 2 {
+		t.Errorf("gate %s failed on %v, want roundtrip and store_result", gate, slower.Failures)
+	}
 	for _, tc := range []struct {
 		c       compareJSON
 		verdict string

@@ -20,7 +20,7 @@
 #                   and for significance (4)
 #   BENCH_ARGS      more flags for each run (default "-d 5s --warmup 1s")
 #   BENCH_FAIL_ON   the gate, --fail-on of bench compare
-#                   (default "p99:+10%,throughput:-5%"; empty: no gate)
+#                   (default "roundtrip.p99:+10%,roundtrip.throughput:-5%"; empty: no gate)
 #   BENCH_ALPHA     significance level (default 0.05)
 #
 # OUT_DIR receives every run file (base-R-I.json, head-R-I.json), the
@@ -39,7 +39,7 @@ backends=${BENCH_BACKENDS:-redis://127.0.0.1:6379/0 db+mysql://root@127.0.0.1:33
 rounds=${BENCH_ROUNDS:-5}
 count=${BENCH_COUNT:-2}
 args=${BENCH_ARGS:--d 5s --warmup 1s}
-fail_on=${BENCH_FAIL_ON-p99:+10%,throughput:-5%}
+fail_on=${BENCH_FAIL_ON-roundtrip.p99:+10%,roundtrip.throughput:-5%}
 alpha=${BENCH_ALPHA:-0.05}
 
 mkdir -p "$out"
