@@ -283,7 +283,7 @@ func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 // Nanos formats a latency in nanoseconds with three significant digits and
 // a unit that keeps the number short: 412 µs, 1.23 ms, 2.50 s.
 func Nanos(ns int64) string {
-	f := float64(ns)
+	f := round3(float64(ns)) // 999,700 ns is 1.00 ms, not 1000 µs
 	switch {
 	case f < 1e3:
 		return fmt.Sprintf("%.0f ns", f)
@@ -296,7 +296,16 @@ func Nanos(ns int64) string {
 	}
 }
 
+// round3 rounds v to three significant digits.
+func round3(v float64) float64 {
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 3, 64), 64)
+	return r
+}
+
+// sig3 formats v (not below 1) with three significant digits: 412, 41.2,
+// 4.12; 9.998 is 10.0, not 10.00.
 func sig3(v float64) string {
+	v = round3(v)
 	switch {
 	case v >= 100:
 		return strconv.FormatFloat(v, 'f', 0, 64)
@@ -326,7 +335,7 @@ func Count(n int64) string {
 
 // Rate formats a per-second rate: one decimal below 100, none above.
 func Rate(r float64) string {
-	if r < 100 {
+	if r < 99.95 { // what rounds to 100.0 prints as 100
 		return strconv.FormatFloat(r, 'f', 1, 64)
 	}
 	return Count(int64(math.Round(r)))

@@ -63,7 +63,7 @@ func FormatStat(v float64) string {
 		return fmt.Sprint(v)
 	case v == math.Trunc(v) && math.Abs(v) < 1e15:
 		return Count(int64(v))
-	case math.Abs(v) >= 1000:
+	case math.Abs(v) >= 999.5: // what rounds to 1,000 or more
 		return Count(int64(math.Round(v)))
 	case v <= -1:
 		return "-" + sig3(-v)

@@ -19,9 +19,41 @@ func TestFormatStat(t *testing.T) {
 		{0.0267, "0.0267"},
 		{-3.5, "-3.50"},
 		{12345.6, "12,346"},
+		// Three significant digits after rounding, not before.
+		{9.998, "10.0"},
+		{99.97, "100"},
+		{999.7, "1,000"},
 	} {
 		if got := FormatStat(c.v); got != c.want {
 			t.Errorf("FormatStat(%v) = %q, want %q", c.v, got, c.want)
+		}
+	}
+}
+
+func TestNanos(t *testing.T) {
+	for _, c := range []struct {
+		ns   int64
+		want string
+	}{
+		{999, "999 ns"},
+		{1_000, "1.00 µs"},
+		{9_998, "10.0 µs"},
+		{412_345, "412 µs"},
+		{999_700, "1.00 ms"}, // not "1000 µs"
+		{1_234_567, "1.23 ms"},
+		{999_999_999, "1.00 s"},
+		{2_500_000_000, "2.50 s"},
+	} {
+		if got := Nanos(c.ns); got != c.want {
+			t.Errorf("Nanos(%d) = %q, want %q", c.ns, got, c.want)
+		}
+	}
+}
+
+func TestRate(t *testing.T) {
+	for r, want := range map[float64]string{85.24: "85.2", 99.94: "99.9", 99.97: "100", 7818.4: "7,818"} {
+		if got := Rate(r); got != want {
+			t.Errorf("Rate(%v) = %q, want %q", r, got, want)
 		}
 	}
 }
