@@ -9,6 +9,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/celery-bench/bench/backends"
@@ -30,26 +31,56 @@ const (
 	deleteGroupPrefix  = "DELETE FROM celery_tasksetmeta WHERE celery_tasksetmeta.taskset_id = "
 )
 
-// groupPickle returns bytes standing for pickle.dumps(GroupResult, 5), which
-// only Python with Celery can build or load: a protocol 5 pickle of the
-// names Celery's reduces to (celery.app.base _unpickle_appattr GroupResult),
-// the group id and an AsyncResult tuple per member. It is about the size of
-// Celery's (263 B for 3 members in the reference capture) and is never
-// read back as a GroupResult.
-func groupPickle(groupID string, taskIDs []string) ([]byte, error) {
-	ids := make([]any, len(taskIDs))
-	for i, id := range taskIDs {
-		ids[i] = py.Tuple{"AsyncResult", id, nil}
+// Celery's pickle of a GroupResult (SQLAlchemy's PickleType: pickle.dumps
+// with protocol 5) as a caller with the app's classes builds it:
+//
+//	_unpickle_appattr('GroupResult', (group_id, [
+//	    _unpickle_appattr('AsyncResult', (task_id, backend, None, None, None)), ...]))
+//
+// where backend is unpickle_backend(DatabaseBackend, (), {'dburi': url,
+// 'expires': timedelta or None, 'engine_options': {}}), one object that
+// every member shares (a BINGET after the first). url is the result_backend
+// URL without its "db+", expires Celery's result_expires.
+var (
+	unpickleAppattr = pickle.Global{Module: "celery.app.base", Name: "_unpickle_appattr"}
+	unpickleBackend = pickle.Global{Module: "celery.backends.base", Name: "unpickle_backend"}
+	databaseBackend = pickle.Global{Module: "celery.backends.database", Name: "DatabaseBackend"}
+	timedelta       = pickle.Global{Module: "datetime", Name: "timedelta"}
+)
+
+// celeryBackendObject is the pickled DatabaseBackend of a caller using
+// rawURL with result_expires expires (0: None).
+func celeryBackendObject(rawURL string, expires time.Duration) *pickle.Object {
+	var exp any // None
+	if expires > 0 {
+		us := expires.Microseconds()
+		const day = 24 * 60 * 60 * 1e6
+		exp = &pickle.Object{Func: timedelta, Args: py.Tuple{us / day, us % day / 1e6, us % 1e6}}
 	}
-	v := py.Tuple{"celery.app.base", "_unpickle_appattr", "GroupResult", groupID, ids}
-	return pickle.Append(nil, v, 5)
+	return &pickle.Object{Func: unpickleBackend, Args: py.Tuple{databaseBackend, py.Tuple{}, py.Dict{
+		{Key: "dburi", Value: strings.TrimPrefix(rawURL, "db+")},
+		{Key: "expires", Value: exp},
+		{Key: "engine_options", Value: py.Dict{}},
+	}}}
+}
+
+// groupPickle returns pickle.dumps(GroupResult(groupID, taskIDs), 5) as
+// Celery writes it into celery_tasksetmeta.result.
+func (b *backend) groupPickle(groupID string, taskIDs []string) ([]byte, error) {
+	members := make([]any, len(taskIDs))
+	for i, id := range taskIDs {
+		members[i] = &pickle.Object{Func: unpickleAppattr, Args: py.Tuple{pickle.Interned("AsyncResult"),
+			py.Tuple{id, b.groupBackend, nil, nil, nil}}}
+	}
+	g := &pickle.Object{Func: unpickleAppattr, Args: py.Tuple{pickle.Interned("GroupResult"), py.Tuple{groupID, members}}}
+	return pickle.Append(nil, g, 5)
 }
 
 // SaveGroup is _save_group: INSERT a TaskSet row (after nextval on
 // MariaDB) with the pickled GroupResult and date_done = utcnow, COMMIT; the
 // pool's ROLLBACK follows. Reported as OpSaveGroup.
 func (c *caller) SaveGroup(ctx context.Context, groupID string, taskIDs []string) error {
-	result, err := groupPickle(groupID, taskIDs)
+	result, err := c.b.groupPickle(groupID, taskIDs)
 	if err != nil {
 		return fmt.Errorf("mysql: save_group %s: pickling: %w", groupID, err)
 	}
@@ -84,8 +115,9 @@ func (c *caller) SaveGroup(ctx context.Context, groupID string, taskIDs []string
 }
 
 // RestoreGroup is _restore_group: SELECT … LIMIT 1, then the session's and
-// the pool's ROLLBACKs. The stored pickle is not Celery's, so the ids come
-// back only from groups bench saved; a group saved by Celery gives nil.
+// the pool's ROLLBACKs. The member ids are read from the pickled
+// GroupResult without Python, so they come back from groups Celery saved
+// too.
 func (c *caller) RestoreGroup(ctx context.Context, groupID string) ([]string, error) {
 	var ids []string
 	start := time.Now()
@@ -109,39 +141,35 @@ func (c *caller) RestoreGroup(ctx context.Context, groupID string) ([]string, er
 	return ids, err
 }
 
-// groupIDsOf reads the member ids back from a groupPickle.
+// groupIDsOf reads the member ids back from a pickled GroupResult (as
+// Celery and groupPickle write it), nil from anything else.
 func groupIDsOf(v driver.Value) []string {
 	b, ok := v.([]byte)
 	if !ok {
 		return nil
 	}
-	d, err := pickle.Decode(b)
+	d, err := pickle.DecodeObjects(b)
 	if err != nil {
 		return nil
 	}
-	var t []any
-	switch d := d.(type) {
-	case py.Tuple:
-		t = d
-	case []any:
-		t = d
-	}
-	if len(t) != 5 {
+	// _unpickle_appattr('GroupResult', (group_id, [members]))
+	g, ok := d.(*pickle.Object)
+	if !ok || g.Func != unpickleAppattr || len(g.Args) != 2 {
 		return nil
 	}
-	members, _ := t[4].([]any)
+	args, _ := g.Args[1].(py.Tuple)
+	if len(args) != 2 {
+		return nil
+	}
+	members, _ := args[1].([]any)
 	var out []string
 	for _, m := range members {
-		var mt []any
-		switch m := m.(type) {
-		case py.Tuple:
-			mt = m
-		case []any:
-			mt = m
-		}
-		if len(mt) > 1 {
-			if id, ok := mt[1].(string); ok {
-				out = append(out, id)
+		// _unpickle_appattr('AsyncResult', (task_id, backend, ...))
+		if o, ok := m.(*pickle.Object); ok && len(o.Args) == 2 {
+			if t, ok := o.Args[1].(py.Tuple); ok && len(t) > 0 {
+				if id, ok := t[0].(string); ok {
+					out = append(out, id)
+				}
 			}
 		}
 	}

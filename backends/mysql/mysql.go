@@ -30,6 +30,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/celery-bench/bench/backends"
+	"github.com/celery-bench/bench/backends/pickle"
 )
 
 func init() {
@@ -61,6 +62,9 @@ type backend struct {
 	createTable [2]string
 	createIndex [2]string
 
+	// groupBackend is the DatabaseBackend that pickled GroupResults hold.
+	groupBackend *pickle.Object
+
 	// now is the clock of the values SQLAlchemy fills in itself: the
 	// INSERT's date_done default and its onupdate. Tests fix it.
 	now func() time.Time
@@ -87,7 +91,8 @@ func openBackend(ctx context.Context, u *url.URL, o backends.Options) (*backend,
 	if err != nil {
 		return nil, err
 	}
-	b := &backend{opts: o, cfg: cfg, setNames: "SET NAMES " + cfg.charset, now: time.Now}
+	b := &backend{opts: o, cfg: cfg, setNames: "SET NAMES " + cfg.charset, now: time.Now,
+		groupBackend: celeryBackendObject(u.String(), o.ResultExpires)}
 	if b.connector, err = mysql.NewConnector(cfg.driverConfig(cfg.database)); err != nil {
 		return nil, fmt.Errorf("mysql: %s: %w", u.Redacted(), err)
 	}

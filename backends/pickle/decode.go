@@ -52,7 +52,19 @@ func (e *Error) Unwrap() error { return e.Err }
 // (Python accepts lone surrogates there). Errors are *Error values. The
 // result does not alias data. Decode is safe for concurrent use.
 func Decode(data []byte) (any, error) {
-	d := decoder{data: data}
+	return decode(decoder{data: data})
+}
+
+// DecodeObjects is Decode that also reads globals and reduced objects
+// (STACK_GLOBAL, REDUCE) as Global and *Object values, without importing or
+// calling anything: a way to read a pickled Python object's structure, such
+// as the member ids of a pickled GroupResult.
+func DecodeObjects(data []byte) (any, error) {
+	return decode(decoder{data: data, objects: true})
+}
+
+func decode(d decoder) (any, error) {
+	data := d.data
 	v, err := d.run()
 	if err != nil {
 		return nil, err
@@ -68,7 +80,7 @@ func Decode(data []byte) (any, error) {
 // same object that a BINGET returns, as in Python. resolve turns them into
 // py values at STOP.
 type node struct {
-	kind  byte // opEmptyList, opEmptyDict or opTuple
+	kind  byte // opEmptyList, opEmptyDict, opTuple or opReduce (items: func, args)
 	items []any
 	dict  py.Dict
 	index map[string]int // dict key positions, once the dict is large
@@ -83,14 +95,15 @@ const (
 )
 
 type decoder struct {
-	data  []byte
-	pos   int
-	op    int // offset of the current opcode
-	stack []any
-	marks []int // stack heights at each MARK
-	memo  []any
-	set   []bool // which memo slots hold a value
-	nmemo int    // slots set: the index MEMOIZE uses
+	objects bool // DecodeObjects: STACK_GLOBAL and REDUCE allowed
+	data    []byte
+	pos     int
+	op      int // offset of the current opcode
+	stack   []any
+	marks   []int // stack heights at each MARK
+	memo    []any
+	set     []bool // which memo slots hold a value
+	nmemo   int    // slots set: the index MEMOIZE uses
 }
 
 func (d *decoder) fail(msg string) error {
@@ -320,6 +333,40 @@ func (d *decoder) run() (any, error) {
 			if idx, err = d.readLen(lenSize(c)); err == nil {
 				err = d.memoGet(idx)
 			}
+		case opStackGlobal:
+			if !d.objects {
+				return nil, &Error{Offset: d.op, Op: opName(c), Msg: "opcode not supported", Err: ErrUnsupportedOpcode}
+			}
+			var name, module any
+			if name, err = d.pop(); err == nil {
+				if module, err = d.pop(); err == nil {
+					m, ok1 := module.(string)
+					n, ok2 := name.(string)
+					if !ok1 || !ok2 {
+						err = d.fail("STACK_GLOBAL requires str")
+						break
+					}
+					d.push(Global{Module: m, Name: n})
+				}
+			}
+		case opReduce:
+			if !d.objects {
+				return nil, &Error{Offset: d.op, Op: opName(c), Msg: "opcode not supported", Err: ErrUnsupportedOpcode}
+			}
+			var args, fn any
+			if args, err = d.pop(); err == nil {
+				if fn, err = d.pop(); err == nil {
+					if _, ok := fn.(Global); !ok {
+						err = d.fail("REDUCE of anything but a global is not supported")
+						break
+					}
+					if a, ok := args.(*node); !ok || a.kind != opTuple {
+						err = d.fail("REDUCE arguments must be a tuple")
+						break
+					}
+					d.push(&node{kind: opReduce, items: []any{fn, args}})
+				}
+			}
 		default:
 			return nil, &Error{Offset: d.op, Op: opName(c), Msg: "opcode not supported", Err: ErrUnsupportedOpcode}
 		}
@@ -506,7 +553,13 @@ func (d *decoder) resolve(v any, depth int) (any, error) {
 	}
 	n.state = resolving
 	var err error
-	if n.kind == opEmptyDict {
+	if n.kind == opReduce {
+		args, err := d.resolve(n.items[1], depth+1)
+		if err != nil {
+			return nil, err
+		}
+		n.value = &Object{Func: n.items[0].(Global), Args: args.(py.Tuple)}
+	} else if n.kind == opEmptyDict {
 		for i := range n.dict {
 			if n.dict[i].Value, err = d.resolve(n.dict[i].Value, depth+1); err != nil {
 				return nil, err

@@ -44,6 +44,8 @@ const (
 	opBinBytes8       = 0x8e
 	opMemoize         = 0x94
 	opFrame           = 0x95
+	opStackGlobal     = 0x93
+	opReduce          = 'R'
 	opByteArray8      = 0x96
 )
 

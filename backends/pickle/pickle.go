@@ -29,7 +29,8 @@
 // constants in one code object are shared. A payload whose bytes must match
 // Python's should therefore not repeat such strings, or be built in Python
 // from distinct objects. Decode reads BINGET back, so it reads Python's
-// pickles either way.
+// pickles either way. Global, *Object and Interned are the exceptions: they
+// carry an identity, for pickling Python objects (see Global).
 //
 // Other differences from Python: a Go string that is not valid UTF-8 is
 // written with each invalid byte replaced by U+FFFD (a Python str is always
@@ -95,14 +96,114 @@ func Append(dst []byte, v any, protocol int) ([]byte, error) {
 	return e.buf, nil
 }
 
+// Objects beyond the py value model, for pickles of Python objects such as
+// Celery's GroupResult, which are written through their __reduce__. Python
+// memoizes by identity and these types carry one, so a value that holds the
+// same object twice pickles as Python's does:
+//
+//   - Global is a module attribute pickled by name (a class or function:
+//     STACK_GLOBAL). Equal Globals are one object, and so are equal module
+//     names (a module's classes share its __name__ string).
+//   - *Object is an object pickled as Func(*Args) (REDUCE). The same
+//     pointer twice is the same object: its second occurrence is a BINGET.
+//   - Interned is a str that Python shares wherever it appears (an
+//     identifier or string constant): equal Interned strings are one object.
+//
+// They are written with protocol 4 and 5 only.
+type (
+	Global struct{ Module, Name string }
+	Object struct {
+		Func Global
+		Args py.Tuple
+	}
+	Interned string
+)
+
+// identity keys of the memo.
+type (
+	moduleKey   string
+	internedKey string
+)
+
 // encoder is the state of one Append: the CPython Pickler's output buffer,
-// frame and memo counter.
+// frame and memo counter, and the memo indices of objects with an identity
+// (nil until the first).
 type encoder struct {
 	buf        []byte
 	proto      int
 	framing    bool // protocol 4+: writes go into frames
 	frameStart int  // offset of the open frame's header in buf, or -1
 	memoLen    int  // objects memoized so far (the next memo index)
+	memo       map[any]int
+}
+
+// memoGet writes a reference to an object memoized before, if it was, and
+// reports whether it did.
+func (e *encoder) memoGet(key any) bool {
+	idx, ok := e.memo[key]
+	if !ok {
+		return false
+	}
+	e.open()
+	if idx < 256 {
+		e.buf = append(e.buf, opBinGet, byte(idx))
+	} else {
+		e.buf = append(e.buf, opLongBinGet)
+		e.buf = binary.LittleEndian.AppendUint32(e.buf, uint32(idx))
+	}
+	return true
+}
+
+// memoPutKey memoizes the object just written under key.
+func (e *encoder) memoPutKey(key any) {
+	if e.memo == nil {
+		e.memo = map[any]int{}
+	}
+	e.memo[key] = e.memoLen
+	e.memoPut()
+}
+
+// saveGlobal is save_global for protocol 4+: module and qualified name,
+// STACK_GLOBAL, memoized.
+func (e *encoder) saveGlobal(g Global) error {
+	if e.proto < 4 {
+		return fmt.Errorf("pickle: globals are written with protocol 4 or 5 only, not %d: %w", e.proto, ErrUnsupportedType)
+	}
+	if e.memoGet(g) {
+		return nil
+	}
+	if !e.memoGet(moduleKey(g.Module)) {
+		if err := e.saveStr(g.Module); err != nil {
+			return err
+		}
+		e.memo[moduleKey(g.Module)] = e.memoLen - 1
+	}
+	if err := e.saveStr(g.Name); err != nil {
+		return err
+	}
+	e.op(opStackGlobal)
+	e.memoPutKey(g)
+	return nil
+}
+
+// saveObject is save_reduce for (func, args): the function, the argument
+// tuple, REDUCE, and the object memoized.
+func (e *encoder) saveObject(o *Object, depth int) error {
+	if e.memoGet(o) {
+		return nil
+	}
+	if depth >= maxDepth {
+		return ErrTooDeep
+	}
+	if err := e.save(o.Func, depth+1); err != nil {
+		return err
+	}
+	if err := e.save(o.Args, depth+1); err != nil {
+		return err
+	}
+	e.op(opReduce)
+	e.memoPutKey(o)
+	return nil
 }
 
 // open starts a frame if framing is on and none is open: what
@@ -206,6 +307,24 @@ func (e *encoder) save(v any, depth int) error {
 		e.saveInt(int64(v))
 	case float32:
 		e.saveFloat(float64(v))
+	case Global:
+		if e.memo == nil {
+			e.memo = map[any]int{}
+		}
+		return e.saveGlobal(v)
+	case *Object:
+		return e.saveObject(v, depth)
+	case Interned:
+		if e.memoGet(internedKey(v)) {
+			return nil
+		}
+		if err := e.saveStr(string(v)); err != nil {
+			return err
+		}
+		if e.memo == nil {
+			e.memo = map[any]int{}
+		}
+		e.memo[internedKey(v)] = e.memoLen - 1
 	default:
 		return fmt.Errorf("pickle: cannot encode %T: %w", v, ErrUnsupportedType)
 	}

@@ -522,3 +522,39 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestObjects checks globals and reduced objects: an object held twice is
+// written once and referenced (BINGET) after, as Python memoizes by
+// identity; DecodeObjects reads the structure back with the sharing, Decode
+// refuses it, and protocols below 4 refuse globals.
+func TestObjects(t *testing.T) {
+	td := Global{Module: "datetime", Name: "timedelta"}
+	shared := &Object{Func: td, Args: py.Tuple{1, 0, 0}}
+	v := py.Tuple{shared, shared, Interned("x"), Interned("x"), &Object{Func: td, Args: py.Tuple{2, 0, 0}}}
+	b, err := Append(nil, v, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// pickle.dumps((d, d, 'x', 'x', timedelta(2)), 5) with d = timedelta(1)
+	const want = "\x80\x05\x95;\x00\x00\x00\x00\x00\x00\x00(\x8c\bdatetime\x94\x8c\ttimedelta\x94\x93\x94K\x01K\x00K\x00\x87\x94R\x94h\x04\x8c\x01x\x94h\x05h\x02K\x02K\x00K\x00\x87\x94R\x94t\x94."
+	if string(b) != want {
+		t.Errorf("Append = %q\nwant      %q", b, want)
+	}
+	d, err := DecodeObjects(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := d.(py.Tuple)
+	if !ok || len(got) != 5 || got[0] != got[1] || got[0] == got[4] || got[2] != "x" {
+		t.Fatalf("DecodeObjects = %#v", d)
+	}
+	if o := got[4].(*Object); o.Func != td || fmt.Sprint(o.Args[0]) != "2" {
+		t.Errorf("DecodeObjects [4] = %#v", o)
+	}
+	if _, err := Decode(b); !errors.Is(err, ErrUnsupportedOpcode) {
+		t.Errorf("Decode of a global: %v, want ErrUnsupportedOpcode", err)
+	}
+	if _, err := Append(nil, td, 2); !errors.Is(err, ErrUnsupportedType) {
+		t.Errorf("a global with protocol 2: %v, want ErrUnsupportedType", err)
+	}
+}

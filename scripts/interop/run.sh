@@ -51,9 +51,11 @@ for line in 5.2 5.6; do
   check1 "$REDIS_URL" $line "--tasks 2 -w chord --chord-size 3" "--expect-state SUCCESS --group-size 3 --ungrouped 2"
   check1 "$MYSQL_URL" $line "--tasks 2 -w group --group-size 3" "--expect-state SUCCESS --min-records 6"
   check1 "$MYSQL_URL" $line "--tasks 2 -w chord --chord-size 3" "--expect-state SUCCESS --min-records 8"
-  echo "== check 1 (reads): GroupResult.save on Redis, --celery $line"
-  $PY "$here/taskset_check.py" --bench "$bench" "$REDIS_URL" --celery $line || fail=1
-  $PY "$here/cleanup.py" "$REDIS_URL" >/dev/null
+  for url in "$REDIS_URL" "$MYSQL_URL"; do
+    echo "== check 1 (reads): GroupResult.save on $url, --celery $line"
+    $PY "$here/taskset_check.py" --bench "$bench" "$url" --celery $line || fail=1
+    $PY "$here/cleanup.py" "$url" >/dev/null
+  done
 done
 for url in "$REDIS_URL" "$MYSQL_URL"; do
   echo "== Celery writes, bench inspect reads: $url"

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Check 1 for GroupResult.save (workload group --group-save) on Redis.
+"""Check 1 for GroupResult.save (workload group --group-save) on Redis and MySQL.
 
 bench saves, restores and deletes each GroupResult after joining it, so the
 celery-taskset-meta-<gid> key is gone even with --keep. This script runs bench under
@@ -11,8 +11,15 @@ redis-cli MONITOR, takes the value bench SET (SETEX) for the key from the MONITO
     GroupResult.restore(gid, app=app) must return the same member ids, and .join() must return
     the member records' values;
   * the key must have been written with a TTL (SETEX, result_expires) and deleted (DEL) by bench.
-MySQL: bench's celery_tasksetmeta row holds an opaque stand-in pickle that Python cannot load;
-that is a known gap, not checked here.
+MySQL (db+mysql://): the row is deleted too, so the script runs bench with the general log on,
+takes bench's INSERT INTO celery_tasksetmeta statement from it, executes that statement again
+(the bytes bench sent: the log shows bytes that are not UTF-8 as \\xHH, see unlog), and:
+  * restore: GroupResult.restore(gid, app=app) through Celery's DatabaseBackend must unpickle
+    it into a GroupResult of group-size members, each a record bench kept, and .join() must
+    return their values;
+  * bytes: the stored result must equal pickle.dumps(app.GroupResult(gid, members), 5), what
+    SQLAlchemy's PickleType stores for Celery's _save_group with the same URL and settings;
+  * the group must have been deleted by bench (DELETE FROM celery_tasksetmeta).
 
 usage: taskset_check.py --bench PATH URL [--celery 5.2|5.6] [--group-size 3]
 Prints PROBLEM lines like bench_writes_celery_reads.py; exit 0 ok, 1 problems, 2 capture error.
@@ -20,6 +27,7 @@ Prints PROBLEM lines like bench_writes_celery_reads.py; exit 0 ok, 1 problems, 2
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -43,6 +51,8 @@ def main():
     ap.add_argument('--celery', default='5.2', choices=['5.2', '5.6'])
     ap.add_argument('--group-size', type=int, default=3)
     a = ap.parse_args()
+    if a.url.startswith('db+mysql://'):
+        return check_mysql(a)
     import redis
     from celery import Celery
     from celery.result import GroupResult, AsyncResult
@@ -118,6 +128,105 @@ def main():
             problem(gid, 'restore', 'GroupResult.restore + join', '%s: %s' % (type(e).__name__, e))
         finally:
             client.delete(key)
+    print('%d saved groups checked, %d problems' % (n, len(problems)))
+    return 1 if problems else 0
+
+
+def unlog(s):
+    """The statement a general-log argument shows: MariaDB writes each byte that is not UTF-8 as the
+    four characters \\xHH. bench's string literals escape only \\0 \\n \\r \\Z \\' \\" and \\\\ (as PyMySQL does),
+    never \\x, so a backslash pair is kept and \\xHH is the byte HH."""
+    out, i = bytearray(), 0
+    while i < len(s):
+        if s[i] == 0x5c and i + 1 < len(s):
+            if s[i + 1:i + 2] == b'x' and re.fullmatch(rb'[0-9A-Fa-f]{2}', s[i + 2:i + 4]):
+                out.append(int(s[i + 2:i + 4], 16))
+                i += 4
+            else:
+                out += s[i:i + 2]
+                i += 2
+            continue
+        out.append(s[i])
+        i += 1
+    return bytes(out)
+
+
+def check_mysql(a):
+    import pickle
+    from urllib.parse import urlparse
+    from celery import Celery
+    from celery.result import GroupResult
+    import pymysql
+    # bench's URL as it is (db+mysql://, which SQLAlchemy opens with MySQLdb), so that the
+    # DatabaseBackend pickled into the group holds the same dburi; PyMySQL stands in for MySQLdb.
+    pymysql.install_as_MySQLdb()
+    db = urlparse(a.url).path.lstrip('/')
+    with traffic.GeneralLog() as gl:
+        since = gl.now()
+        r = subprocess.run([a.bench, '--backend', a.url, '-w', 'group', '--group-save', '--group-size', str(a.group_size),
+                            '--tasks', '1', '-c', '1', '--workers', '1', '--warmup', '0s', '--keep', '--force',
+                            '--progress', '0', '--celery', a.celery, '--seed', '4243'], capture_output=True, timeout=60)
+        time.sleep(0.3)
+        threads = gl.rows(db, since)
+    if r.returncode != 0:
+        print('ERROR bench: %s' % r.stderr.decode()[-1500:])
+        return 2
+    inserts, deletes = [], []
+    for th, evs in threads.items():
+        for t, ct, arg in evs:
+            if ct != 'Query':
+                continue
+            if arg.startswith(b'INSERT INTO celery_tasksetmeta'):
+                inserts.append(unlog(arg))
+            elif arg.startswith(b'DELETE FROM celery_tasksetmeta WHERE'):
+                deletes.append(arg)
+    if not inserts:
+        print('ERROR no INSERT INTO celery_tasksetmeta in the general log')
+        return 2
+    app = Celery('interop', backend=a.url)
+    conn = traffic.mysql_conn(db)
+    cur = conn.cursor()
+    n = 0
+    for stmt in inserts:
+        n += 1
+        m = re.search(rb"'(bec1e7e0-[0-9a-f-]+)'", stmt)
+        if not m:
+            problem('?', 'insert', "an INSERT naming a bec1e7e0- group id", stmt[:160])
+            continue
+        gid = m.group(1).decode()
+        if not any(gid.encode() in d for d in deletes):
+            problem(gid, 'delete', 'DELETE of group %s by bench (GroupResult.delete)' % gid, 'none')
+        try:
+            cur.execute(stmt)
+        except Exception as e:  # noqa
+            problem(gid, 'replay', "bench's INSERT executed again", '%s: %s' % (type(e).__name__, e))
+            continue
+        try:
+            g = GroupResult.restore(gid, app=app)
+            ids = [x.id for x in g.results] if g is not None else None
+            if ids is None or len(ids) != a.group_size:
+                problem(gid, 'restore', 'GroupResult.restore with %d members' % a.group_size, ids)
+                continue
+            cur.execute('SELECT task_id FROM celery_taskmeta WHERE task_id IN (%s) AND status = %%s' %
+                        ','.join(['%s'] * len(ids)), ids + ['SUCCESS'])
+            kept = {row[0] for row in cur.fetchall()}
+            if kept != set(ids):
+                problem(gid, 'members', 'every member a kept SUCCESS record', sorted(set(ids) - kept))
+            vals = g.join(timeout=5)
+            want_vals = [app.backend.get_task_meta(t)['result'] for t in ids]
+            if vals != want_vals:
+                problem(gid, 'join', repr(want_vals), repr(vals))
+            cur.execute('SELECT result FROM celery_tasksetmeta WHERE taskset_id = %s', (gid,))
+            raw = cur.fetchone()[0]
+            want = pickle.dumps(app.GroupResult(gid, [app.AsyncResult(t) for t in ids]), 5)
+            if raw != want:
+                import bench_writes_celery_reads as bw
+                problem(gid, 'bytes(PickleType)', 'pickle.dumps(app.GroupResult(...), 5)', bw.first_diff(want, raw))
+        except Exception as e:  # noqa
+            problem(gid, 'restore', 'GroupResult.restore + join', '%s: %s' % (type(e).__name__, e))
+        finally:
+            cur.execute('DELETE FROM celery_tasksetmeta WHERE taskset_id = %s', (gid,))
+    conn.close()
     print('%d saved groups checked, %d problems' % (n, len(problems)))
     return 1 if problems else 0
 
