@@ -439,6 +439,10 @@ WORKLOAD_RULES = {
                 '(the exception line), the frames -> <FRAMES> (real frames vs bench\'s synthetic --traceback-size text); '
                 'the caller uses get(propagate=False)'],
     'progress': ['progress: the Celery task calls update_state(state=\'PROGRESS\', meta={"current": i, "total": k}) once (k=1)'],
+    'cleanup': ['cleanup (MySQL): bench -w cleanup vs Celery\'s DatabaseBackend.cleanup() called directly (what the '
+                'backend_cleanup task runs in a worker child); compared: the cleanup connection\'s statements from the first '
+                'DELETE on (connection set-up differs: a cold engine vs a warm child), the cutoff literal -> <CUTOFF>, each '
+                'cutoff checked to be 1 day (result_expires) before it ran'],
     'polling': ['polling: caller does "while not r.ready(): sleep(0.1)" then r.get() (bench --poll-interval 100ms); in caller-cmd '
                 'a run of 1 or more identical consecutive GETs is collapsed to one line "GET ... (1 or more polls)": the poll count is timing-dependent (the task may be done at the first poll)',
                 'polling on MySQL: the Celery caller sleeps 0.5 s between ready() calls (the task sleeps --poll-task-seconds); '
@@ -922,12 +926,77 @@ def run_mysql(a, tmp, report):
     return ok
 
 
+CUTOFF = re.compile(rb"< '(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?)'")
+
+
+def cleanup_segment(threads):
+    """The statements of the connection that ran DatabaseBackend.cleanup, from its first DELETE of
+    expired rows to the end (Quit left out), with the cutoff -> <CUTOFF>; and the cutoffs."""
+    for th, evs in threads.items():
+        qs = [(ct, arg) for _, ct, arg in evs]
+        idx = [i for i, (ct, arg) in enumerate(qs) if ct == 'Query' and arg.startswith(b'DELETE FROM celery_taskmeta WHERE celery_taskmeta.date_done <')]
+        if idx:
+            seg = [(ct, arg) for ct, arg in qs[idx[0]:] if ct != 'Quit']
+            cutoffs = [CUTOFF.search(arg).group(1).decode() for ct, arg in seg if CUTOFF.search(arg)]
+            return ['%s: %s' % (ct, CUTOFF.sub(b"< '<CUTOFF>'", arg).decode('utf-8', 'backslashreplace')) for ct, arg in seg], cutoffs
+    return None, []
+
+
+def run_mysql_cleanup(a, tmp, report):
+    """celery.backend_cleanup on MySQL: bench's cleanup workload and Celery's
+    DatabaseBackend.cleanup() (the function the backend_cleanup task runs in a worker child), each
+    under the general log; the cleanup transaction must be the same statements, and each cutoff
+    must be result_expires (1 day) before the moment it ran."""
+    import datetime
+    db = a.mysql_db
+    burl = 'db+mysql://root@127.0.0.1:3306/%s' % db
+    curl = 'db+mysql+pymysql://root@127.0.0.1:3306/%s' % db
+    cmd = [a.bench, '--backend', burl, '-w', 'cleanup', '--expired-results', '20', '--cleanup-after', '300ms',
+           '-d', '1s', '--warmup', '0s', '-c', '1', '--workers', '1', '--force', '--progress', '0',
+           '--celery', a.bench_celery, '--seed', '48880']
+    with GeneralLog() as gl:
+        t0 = gl.now()
+        p = subprocess.run(cmd, capture_output=True, timeout=60)
+        time.sleep(0.3)
+        bthreads = gl.rows(db, t0)
+    if p.returncode != 0:
+        die('bench failed: %s' % p.stderr.decode()[-2000:])
+    from celery import Celery
+    app = Celery('interop-cleanup', backend=curl)
+    with GeneralLog() as gl:
+        t0 = gl.now()
+        app.backend.cleanup()
+        ran = gl.now()
+        app.backend.ResultSession().get_bind().dispose()
+        time.sleep(0.3)
+        cthreads = gl.rows(db, t0)
+    bench, bcut = cleanup_segment(bthreads)
+    celery, ccut = cleanup_segment(cthreads)
+    if celery is None:
+        die('no DELETE of expired rows by Celery in the general log')
+    if bench is None:
+        die('no DELETE of expired rows by bench in the general log')
+    dump_streams(os.path.join(a.out, 'mysql-cleanup.txt'), {'celery': celery, 'bench': bench})
+    ok = compare('mysql', 'backend_cleanup', celery, bench, report)
+    for who, cuts in (('celery', ccut), ('bench', bcut)):
+        for c in cuts:
+            at = datetime.datetime.fromisoformat(c)
+            # naive UTC (Celery 5.2 app.now()); the run took seconds
+            age = datetime.datetime.utcnow() - at
+            if not (datetime.timedelta(days=1) - datetime.timedelta(seconds=5) <= age <= datetime.timedelta(days=1, seconds=120)):
+                ok = False
+                print('mysql backend_cleanup: %s cutoff %s is %s before now, want result_expires (1 day)' % (who, c, age), flush=True)
+                report.append({'kind': 'mysql', 'role': 'backend_cleanup cutoff', 'index': 0, 'celery': '1 day', 'bench': str(age), 'hard': True})
+    print('mysql backend_cleanup: cutoffs celery %s, bench %s (each 1 day before it ran; Celery ran at %s)' % (ccut, bcut, ran), flush=True)
+    return ok
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--bench', required=True)
     ap.add_argument('--only', choices=['redis', 'mysql'])
     ap.add_argument('--track-started', action='store_true')
-    ap.add_argument('--workload', default='roundtrip', choices=sorted(REDIS_WORKLOADS),
+    ap.add_argument('--workload', default='roundtrip', choices=sorted(list(REDIS_WORKLOADS) + ['cleanup']),
                     help='the lifecycle compared (MySQL: roundtrip, progress, failure, polling, group)')
     ap.add_argument('--out', help='directory for the captured streams (default: a temp dir, printed)')
     ap.add_argument('--redis-db', type=int, default=11)
@@ -946,10 +1015,16 @@ def main():
     print('normalisation rules:', flush=True)
     for rule in NORMALISATION + WORKLOAD_RULES.get(a.workload, []):
         print('  - ' + rule, flush=True)
-    if a.workload not in ('roundtrip', 'failure', 'progress', 'polling', 'group') and a.only != 'redis':
+    if a.workload == 'cleanup' and a.only != 'mysql':
+        die('--workload cleanup is compared on MySQL only (use --only mysql): Redis results expire by themselves')
+    if a.workload not in ('roundtrip', 'failure', 'progress', 'polling', 'group', 'cleanup') and a.only != 'redis':
         die('--workload %s is compared on Redis only (use --only redis)' % a.workload)
     report, ok = [], True
     try:
+        if a.workload == 'cleanup':
+            ok &= run_mysql_cleanup(a, tmp, report)
+            a.only = 'done'
+
         if a.only in (None, 'redis'):
             ok &= run_redis(a, tmp, report)
         if a.only in (None, 'mysql'):
