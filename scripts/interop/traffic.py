@@ -1023,12 +1023,11 @@ def main():
     try:
         if a.workload == 'cleanup':
             ok &= run_mysql_cleanup(a, tmp, report)
-            a.only = 'done'
-
-        if a.only in (None, 'redis'):
-            ok &= run_redis(a, tmp, report)
-        if a.only in (None, 'mysql'):
-            ok &= run_mysql(a, tmp, report)
+        else:
+            if a.only in (None, 'redis'):
+                ok &= run_redis(a, tmp, report)
+            if a.only in (None, 'mysql'):
+                ok &= run_mysql(a, tmp, report)
     finally:
         if a.out != tmp or not keep:
             shutil.rmtree(tmp, ignore_errors=True)
