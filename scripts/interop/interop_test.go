@@ -453,7 +453,7 @@ func TestInterop(t *testing.T) {
 		known, match string
 	}
 	var tcs []trafficCase
-	for _, l := range []string{"roundtrip", "started", "progress", "failure", "polling", "group"} {
+	for _, l := range []string{"roundtrip", "started", "extended", "progress", "failure", "polling", "group"} {
 		tcs = append(tcs, trafficCase{backend: "redis", life: l, workload: l})
 	}
 	tcs = append(tcs,
@@ -461,7 +461,7 @@ func TestInterop(t *testing.T) {
 		trafficCase{backend: "redis", life: "store-only", workload: "store-only"},
 		trafficCase{backend: "redis", life: "chord", workload: "chord"},
 	)
-	for _, l := range []string{"roundtrip", "started", "progress", "failure", "polling", "group", "cleanup"} {
+	for _, l := range []string{"roundtrip", "started", "extended", "progress", "failure", "polling", "group", "cleanup"} {
 		tcs = append(tcs, trafficCase{backend: "mysql", life: l, workload: l})
 	}
 	for _, tc := range tcs {

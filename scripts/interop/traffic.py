@@ -177,11 +177,20 @@ def norm_tb(mo):
     return b'"traceback": "<FRAMES>' + (lines[-1] if lines else b'') + b'\\n"'
 
 
+EXT_FIELDS = [(re.compile(rb'"name": "[^"]*"'), b'"name": <NAME>'),
+              (re.compile(rb'"args": \[[^\]]*\]'), b'"args": <ARGS>'),
+              (re.compile(rb'"kwargs": \{[^}]*\}'), b'"kwargs": <KWARGS>'),
+              (re.compile(rb'"worker": "[^"]*"'), b'"worker": <WORKER>')]
+
+
 def norm_redis(args, ids, workload='roundtrip'):
     out = []
     for i, a in enumerate(args):
         if i == 0:
             a = a.upper()
+        if workload == 'extended':
+            for rx, rep in EXT_FIELDS:
+                a = rx.sub(rep, a)
         if workload == 'group':
             a = UUID.sub(b'<ID>', a)
         if workload in ('group', 'chord'):
@@ -326,6 +335,7 @@ class CeleryLab:
         self.tmp, self.bport = tmp, bport
         self.env = dict(os.environ, C_FORCE_ROOT='1', BACKEND=backend, PAYLOAD=payload,
                         TRACK='1' if track else '0', PYTHONDONTWRITEBYTECODE='1', WORKLOAD=workload,
+                        EXT='1' if workload == 'extended' else '0',
                         GROUP_SIZE='3', PROGRESS_UPDATES='1', POLL_INTERVAL='0.1')
         self.env.pop('PYTHONPATH', None)
         with open(os.path.join(tmp, 'tasks.py'), 'w') as f:
@@ -433,6 +443,7 @@ REDIS_WORKLOADS = {
     'retry': (['-w', 'failure', '--failure-rate', '0', '--retry-rate', '1'], 1),
     'store-only': (['-w', 'store-only'], 1),
     'chord': (['-w', 'chord', '--chord-size', '3'], 4),
+    'extended': (['--result-extended'], 1),
 }
 WORKLOAD_RULES = {
     'failure': ['failure: the Celery task raises ValueError(\'boom\', 42); the "traceback" JSON string keeps only its last line '
@@ -443,6 +454,10 @@ WORKLOAD_RULES = {
                 'backend_cleanup task runs in a worker child); compared: the cleanup connection\'s statements from the first '
                 'DELETE on (connection set-up differs: a cold engine vs a warm child), the cutoff literal -> <CUTOFF>, each '
                 'cutoff checked to be 1 day (result_expires) before it ran'],
+    'extended': ['extended (result_extended=True; bench --result-extended): the values of "name", "args", "kwargs" and '
+                 '"worker" -> <NAME>, <ARGS>, <KWARGS>, <WORKER> (the task and the worker differ: Celery\'s tasks.payload(sleep=0.0) '
+                 'on w1@interop, bench\'s bench.echo(64) on its simulated worker); likewise the MySQL columns name, args, kwargs, worker; every key, its place, and the other values '
+                 'are compared (the bytes of bench\'s values are checked against Celery\'s encoder by the reads check)'],
     'polling': ['polling: caller does "while not r.ready(): sleep(0.1)" then r.get() (bench --poll-interval 100ms); in caller-cmd '
                 'a run of 1 or more identical consecutive GETs is collapsed to one line "GET ... (1 or more polls)": the poll count is timing-dependent (the task may be done at the first poll)',
                 'polling on MySQL: the Celery caller sleeps 0.5 s between ready() calls (the task sleeps --poll-task-seconds); '
@@ -678,6 +693,9 @@ def norm_mysql(cmd, arg, ids):
         a = re.sub(rb"result='((?:[^'\\]|\\.)*)'", lambda mo: b"result='<RESULT len %d>'" % len(mo.group(1)), a, flags=re.S)
     if a.startswith(b'UPDATE') and b"status='STARTED'" in a:
         a = re.sub(rb"result='(?:[^'\\]|\\.)*'", b"result='<STARTED-PICKLE>'", a, flags=re.S)
+    if MYSQL_WORKLOAD[0] == 'extended':
+        for col in (b'name', b'args', b'kwargs', b'worker'):
+            a = re.sub(rb"(?<=, )" + col + rb"='(?:[^'\\]|\\.)*'", col + b"=<" + col.upper() + b">", a, flags=re.S)
     return '%s: %s' % (cmd, a.decode('utf-8', 'backslashreplace'))
 
 
@@ -997,7 +1015,7 @@ def main():
     ap.add_argument('--only', choices=['redis', 'mysql'])
     ap.add_argument('--track-started', action='store_true')
     ap.add_argument('--workload', default='roundtrip', choices=sorted(list(REDIS_WORKLOADS) + ['cleanup']),
-                    help='the lifecycle compared (MySQL: roundtrip, progress, failure, polling, group)')
+                    help='the lifecycle compared (MySQL: roundtrip, progress, failure, polling, group, extended, cleanup)')
     ap.add_argument('--out', help='directory for the captured streams (default: a temp dir, printed)')
     ap.add_argument('--redis-db', type=int, default=11)
     ap.add_argument('--mysql-db', default='celery_bench_interop')
@@ -1017,7 +1035,7 @@ def main():
         print('  - ' + rule, flush=True)
     if a.workload == 'cleanup' and a.only != 'mysql':
         die('--workload cleanup is compared on MySQL only (use --only mysql): Redis results expire by themselves')
-    if a.workload not in ('roundtrip', 'failure', 'progress', 'polling', 'group', 'cleanup') and a.only != 'redis':
+    if a.workload not in ('roundtrip', 'failure', 'progress', 'polling', 'group', 'cleanup', 'extended') and a.only != 'redis':
         die('--workload %s is compared on Redis only (use --only redis)' % a.workload)
     report, ok = [], True
     try:
