@@ -461,7 +461,7 @@ func TestInterop(t *testing.T) {
 		trafficCase{backend: "redis", life: "store-only", workload: "store-only"},
 		trafficCase{backend: "redis", life: "chord", workload: "chord"},
 	)
-	for _, l := range []string{"roundtrip", "started", "extended", "progress", "failure", "polling", "group", "cleanup"} {
+	for _, l := range []string{"roundtrip", "started", "extended", "progress", "failure", "retry", "store-only", "polling", "group", "cleanup"} {
 		tcs = append(tcs, trafficCase{backend: "mysql", life: l, workload: l})
 	}
 	for _, tc := range tcs {

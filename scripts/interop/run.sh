@@ -67,6 +67,6 @@ echo "== check 2: traffic"
 $PY "$here/traffic.py" --bench "$bench" || fail=1
 $PY "$here/traffic.py" --bench "$bench" --track-started || fail=1
 for wl in extended progress failure polling group; do $PY "$here/traffic.py" --bench "$bench" --only redis --workload $wl || fail=1; done
-for wl in extended progress failure polling group cleanup; do $PY "$here/traffic.py" --bench "$bench" --only mysql --workload $wl || fail=1; done
+for wl in extended progress failure retry store-only polling group cleanup; do $PY "$here/traffic.py" --bench "$bench" --only mysql --workload $wl || fail=1; done
 if [ $fail = 0 ]; then echo "interop: PASS"; else echo "interop: FAIL"; fi
 exit $fail

@@ -919,6 +919,16 @@ def run_mysql(a, tmp, report):
         for i in (2, 3):
             role = 'worker-task#%d' % i
             ok &= compare('mysql', role, celery.get(role, []), bench.get(role, []), report)
+    if a.workload == 'store-only':
+        # fire-and-forget: nobody reads the result, so neither caller may poll
+        if celery_polls or bench_polls:
+            ok = False
+            print('mysql caller-poll: store-only, yet celery polled %d and bench %d times' % (len(celery_polls), len(bench_polls)), flush=True)
+            report.append({'kind': 'mysql', 'role': 'caller-poll', 'index': 0, 'celery': len(celery_polls),
+                           'bench': len(bench_polls), 'hard': True})
+        else:
+            print('mysql caller-poll: none on either side (store-only)', flush=True)
+        return ok
     if not celery_polls:
         die('celery caller made no poll connection')
     if not bench_polls:
@@ -1015,7 +1025,7 @@ def main():
     ap.add_argument('--only', choices=['redis', 'mysql'])
     ap.add_argument('--track-started', action='store_true')
     ap.add_argument('--workload', default='roundtrip', choices=sorted(list(REDIS_WORKLOADS) + ['cleanup']),
-                    help='the lifecycle compared (MySQL: roundtrip, progress, failure, polling, group, extended, cleanup)')
+                    help='the lifecycle compared (MySQL: roundtrip, progress, failure, retry, store-only, polling, group, extended, cleanup)')
     ap.add_argument('--out', help='directory for the captured streams (default: a temp dir, printed)')
     ap.add_argument('--redis-db', type=int, default=11)
     ap.add_argument('--mysql-db', default='celery_bench_interop')
@@ -1035,7 +1045,7 @@ def main():
         print('  - ' + rule, flush=True)
     if a.workload == 'cleanup' and a.only != 'mysql':
         die('--workload cleanup is compared on MySQL only (use --only mysql): Redis results expire by themselves')
-    if a.workload not in ('roundtrip', 'failure', 'progress', 'polling', 'group', 'cleanup', 'extended') and a.only != 'redis':
+    if a.workload not in ('roundtrip', 'failure', 'progress', 'polling', 'group', 'cleanup', 'extended', 'store-only', 'retry') and a.only != 'redis':
         die('--workload %s is compared on Redis only (use --only redis)' % a.workload)
     report, ok = [], True
     try:
