@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -344,4 +345,31 @@ func (o *countingObserver) count(op string) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.n[op]
+}
+
+// StoreResults stores n SUCCESS results of 64 bytes under ids starting with
+// prefix, through workers worker sessions in turn, and closes the sessions.
+// The server-figure tests use it as a known load.
+func StoreResults(ctx context.Context, t testing.TB, b backends.Backend, prefix string, workers, n int) {
+	t.Helper()
+	ws := make([]backends.Worker, workers)
+	for i := range ws {
+		var err error
+		if ws[i], err = b.NewWorker(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func() {
+		for _, w := range ws {
+			w.Close()
+		}
+	}()
+	result := strings.Repeat("x", 64)
+	for i := range n {
+		m := &backends.TaskMeta{TaskID: fmt.Sprintf("%s-%04x-4000-8000-%012d", prefix, i%0x10000, i),
+			Status: backends.Success, Result: result, Children: []string{}, DateDone: time.Now()}
+		if err := ws[i%workers].StoreResult(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

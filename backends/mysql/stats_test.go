@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/celery-bench/bench/backends"
+	"github.com/celery-bench/bench/backends/backendtest"
 )
 
 // statsRun opens the backend at rawURL, prepares it, snapshots the server,
@@ -67,23 +68,7 @@ func statsRun(t *testing.T, rawURL string, workers, tasks int) (before, after ba
 		t.Fatal(err)
 	}
 	counting = true
-	ws := make([]backends.Worker, workers)
-	for i := range ws {
-		if ws[i], err = b.NewWorker(ctx, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	result := strings.Repeat("x", 64)
-	for i := range tasks {
-		m := &backends.TaskMeta{TaskID: fmt.Sprintf("%s-%04x-4000-8000-%012d", prefix, i%0x10000, i),
-			Status: backends.Success, Result: result, Children: []string{}, DateDone: time.Now()}
-		if err := ws[i%workers].StoreResult(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, w := range ws {
-		w.Close()
-	}
+	backendtest.StoreResults(ctx, t, b, prefix, workers, tasks)
 	counting = false
 	if after, err = sr.ServerStats(ctx); err != nil {
 		t.Fatal(err)

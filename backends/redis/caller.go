@@ -105,6 +105,12 @@ func (c *caller) dial(ctx context.Context) (*conn, error) {
 // A connection that failed to open is op's error, and its time stays in op.
 func (c *caller) observe(op string, start time.Time, err error) {
 	d := time.Since(start)
+	// A load first: almost every op opened nothing, and a load does not
+	// take the cache line for writing as a swap would.
+	if c.connecting.Load() == 0 {
+		c.obs.Observe(op, start, d, err)
+		return
+	}
 	if cd := time.Duration(c.connecting.Swap(0)); cd > 0 {
 		c.obs.Observe(backends.OpConnect, time.Unix(0, c.connectStart.Swap(0)), cd, nil)
 		d -= cd

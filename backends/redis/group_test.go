@@ -3,9 +3,6 @@ package redis
 import (
 	"context"
 	"errors"
-	"net"
-	"net/url"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -19,27 +16,7 @@ import (
 // answer, or fails with BENCH_REQUIRE_SERVERS=1.
 func groupRedisURL(t testing.TB) string {
 	t.Helper()
-	raw := os.Getenv("BENCH_REDIS_URL")
-	if raw == "" {
-		raw = "redis://127.0.0.1:6379/15"
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatalf("BENCH_REDIS_URL: %v", err)
-	}
-	host := u.Host
-	if u.Port() == "" {
-		host = net.JoinHostPort(u.Hostname(), "6379")
-	}
-	c, err := net.DialTimeout("tcp", host, time.Second)
-	if err != nil {
-		if os.Getenv("BENCH_REQUIRE_SERVERS") == "1" {
-			t.Fatalf("real Redis at %s is required (BENCH_REQUIRE_SERVERS=1) but unreachable: %v", backends.Redact(raw), err)
-		}
-		t.Skipf("no Redis at %s (%v); BENCH_REQUIRE_SERVERS=1 makes this a failure", backends.Redact(raw), err)
-	}
-	c.Close()
-	return raw
+	return realRedisURLOr(t, "redis://127.0.0.1:6379/15")
 }
 
 // groupScenario runs fn against miniredis (wire only) and, when it

@@ -29,9 +29,16 @@ const defaultRedisURL = "redis://127.0.0.1:6379/13"
 // does not answer (failing it when BENCH_REQUIRE_SERVERS=1).
 func realRedisURL(t testing.TB) string {
 	t.Helper()
+	return realRedisURLOr(t, defaultRedisURL)
+}
+
+// realRedisURLOr is realRedisURL with def in place of defaultRedisURL when
+// BENCH_REDIS_URL is unset.
+func realRedisURLOr(t testing.TB, def string) string {
+	t.Helper()
 	raw := os.Getenv("BENCH_REDIS_URL")
 	if raw == "" {
-		raw = defaultRedisURL
+		raw = def
 	}
 	u, err := url.Parse(raw)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/celery-bench/bench/backends"
+	"github.com/celery-bench/bench/backends/backendtest"
 )
 
 // statsURL is the real Redis the stats test writes to: db 10, of which it
@@ -58,23 +59,7 @@ func statsRun(t *testing.T, rawURL string, workers, tasks int) (before, after ba
 	if before, err = sr.ServerStats(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ws := make([]backends.Worker, workers)
-	for i := range ws {
-		if ws[i], err = b.NewWorker(ctx, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	result := strings.Repeat("x", 64)
-	for i := range tasks {
-		m := &backends.TaskMeta{TaskID: fmt.Sprintf("%s-%04x-4000-8000-%012d", prefix, i%0x10000, i),
-			Status: backends.Success, Result: result, Children: []string{}, DateDone: time.Now()}
-		if err := ws[i%workers].StoreResult(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, w := range ws {
-		w.Close()
-	}
+	backendtest.StoreResults(ctx, t, b, prefix, workers, tasks)
 	time.Sleep(50 * time.Millisecond) // let the server see the connections close
 	if after, err = sr.ServerStats(ctx); err != nil {
 		t.Fatal(err)
