@@ -123,6 +123,11 @@ type Options struct {
 	IDPrefix string
 	// Force lets Prepare proceed on a target holding foreign results.
 	Force bool
+	// KeepForeign makes Prepare refuse a target holding foreign results
+	// even with Force, on backends whose Celery cleanup (backend_cleanup)
+	// deletes by age rather than by id: a workload that runs it would
+	// delete results bench did not write.
+	KeepForeign bool
 	// CallerPool makes SQL callers poll over a pooled connection instead of
 	// opening a new one per poll as a Celery caller outside a worker does.
 	CallerPool bool
@@ -149,6 +154,10 @@ type Meta struct {
 	Schemes []string
 	// Description is one line for "bench list".
 	Description string
+	// DefaultURL is where the backend's server listens on a machine set up
+	// as its defaults have it ("redis://127.0.0.1:6379/0"): the target of
+	// the registry-driven tests, and of a run given no --backend.
+	DefaultURL string
 	// Open connects to the server named by u and verifies it answers,
 	// within o.ConnectTimeout. Errors name the server (with the password
 	// redacted) and the fix.

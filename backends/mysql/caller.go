@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/celery-bench/bench/backends"
-	"github.com/celery-bench/bench/backends/pickle"
-	"github.com/celery-bench/bench/backends/pyjson"
+	"github.com/celery-bench/bench/backends/codec/pickle"
+	"github.com/celery-bench/bench/backends/codec/pyjson"
 )
 
 var _ backends.Caller = (*caller)(nil)

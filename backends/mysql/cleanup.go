@@ -38,7 +38,8 @@ var fillResult = []byte("\x80\x05K\x05.")
 //
 // Note: like Celery's, the DELETEs are not limited to bench's ids: every
 // row of the database done before before goes. The database is bench's
-// own, and Prepare refuses one holding foreign results unless --force.
+// own: a run of the cleanup workload sets Options.KeepForeign, and Prepare
+// then refuses a database holding foreign results, --force or not.
 func (b *backend) CleanupExpired(ctx context.Context, before time.Time) (int64, error) {
 	return b.cleanupExpired(ctx, before, backends.Discard)
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/celery-bench/bench/backends"
 )
 
 // DefaultDatabase is the database bench uses when the URL names none.
@@ -53,9 +55,12 @@ func parseURL(u *url.URL) (config, error) {
 		port = defaultPort
 	}
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return c, fmt.Errorf("mysql: bad port %q in %s", port, u.Redacted())
+		return c, fmt.Errorf("mysql: bad port %q in %s", port, backends.RedactURL(u))
 	}
 	c.addr = net.JoinHostPort(host, port)
+	if h, _, err := net.SplitHostPort(c.addr); err != nil || h != host {
+		return c, fmt.Errorf("mysql: host %q in %s is not a host name or address", host, u.Redacted()) // "//]0" parses as host "]0"
+	}
 	if u.User != nil {
 		c.user = u.User.Username()
 		c.password, _ = u.User.Password()
@@ -72,7 +77,7 @@ func parseURL(u *url.URL) (config, error) {
 		c.database = DefaultDatabase
 	}
 	if strings.ContainsAny(c.database, "/`\x00") {
-		return c, fmt.Errorf("mysql: database name %q in %s is not one bench can use", c.database, u.Redacted())
+		return c, fmt.Errorf("mysql: database name %q in %s is not one bench can use", c.database, backends.RedactURL(u))
 	}
 	q := u.Query()
 	for k, v := range q {
@@ -80,10 +85,10 @@ func parseURL(u *url.URL) (config, error) {
 		case "charset":
 			c.charset = v[len(v)-1]
 			if _, ok := charsets[c.charset]; !ok {
-				return c, fmt.Errorf("mysql: unsupported charset %q in %s (supported: %s)", c.charset, u.Redacted(), strings.Join(charsetNames(), ", "))
+				return c, fmt.Errorf("mysql: unsupported charset %q in %s (supported: %s)", c.charset, backends.RedactURL(u), strings.Join(charsetNames(), ", "))
 			}
 		default:
-			return c, fmt.Errorf("mysql: unsupported URL parameter %q in %s (supported: charset)", k, u.Redacted())
+			return c, fmt.Errorf("mysql: unsupported URL parameter %q in %s (supported: charset)", k, backends.RedactURL(u))
 		}
 	}
 	return c, nil

@@ -5,7 +5,7 @@ import (
 	"math"
 	"math/big"
 
-	"github.com/celery-bench/bench/backends/py"
+	"github.com/celery-bench/bench/backends/codec/py"
 )
 
 // pyEqual reports whether Python's == holds between two values of package

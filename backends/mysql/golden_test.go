@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/celery-bench/bench/backends"
-	"github.com/celery-bench/bench/backends/py"
+	"github.com/celery-bench/bench/backends/codec/py"
 )
 
 // The golden files testdata/celery52_*.golden are what Celery 5.2.6 with

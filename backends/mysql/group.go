@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/celery-bench/bench/backends"
-	"github.com/celery-bench/bench/backends/pickle"
-	"github.com/celery-bench/bench/backends/py"
+	"github.com/celery-bench/bench/backends/codec/pickle"
+	"github.com/celery-bench/bench/backends/codec/py"
 )
 
 var (

@@ -30,7 +30,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/celery-bench/bench/backends"
-	"github.com/celery-bench/bench/backends/pickle"
+	"github.com/celery-bench/bench/backends/codec/pickle"
 )
 
 func init() {
@@ -38,6 +38,7 @@ func init() {
 		Name:        "mysql",
 		Schemes:     []string{"db+mysql", "mysql", "db+mysql+pymysql", "db+mysql+mysqldb"},
 		Description: "Celery's SQLAlchemy database backend on MySQL/MariaDB (celery_taskmeta; a connection per caller poll)",
+		DefaultURL:  "db+mysql://root@127.0.0.1:3306/" + DefaultDatabase,
 		Open:        open,
 	})
 }
@@ -94,10 +95,10 @@ func openBackend(ctx context.Context, u *url.URL, o backends.Options) (*backend,
 	b := &backend{opts: o, cfg: cfg, setNames: "SET NAMES " + cfg.charset, now: time.Now,
 		groupBackend: celeryBackendObject(u.String(), o.ResultExpires)}
 	if b.connector, err = mysql.NewConnector(cfg.driverConfig(cfg.database)); err != nil {
-		return nil, fmt.Errorf("mysql: %s: %w", u.Redacted(), err)
+		return nil, fmt.Errorf("mysql: %s: %w", backends.RedactURL(u), err)
 	}
 	if b.adminConnector, err = mysql.NewConnector(cfg.driverConfig("")); err != nil {
-		return nil, fmt.Errorf("mysql: %s: %w", u.Redacted(), err)
+		return nil, fmt.Errorf("mysql: %s: %w", backends.RedactURL(u), err)
 	}
 	c, err := b.dial(ctx, true)
 	if err != nil {

@@ -17,7 +17,8 @@ const cleanupBatch = 10000
 // Prepare creates bench's database if it is missing and Celery's tables in
 // it (with the statements create_all would send), checks that the tables
 // are Celery's, and refuses a database holding results whose ids do not
-// start with Options.IDPrefix unless Options.Force is set.
+// start with Options.IDPrefix unless Options.Force is set (and
+// Options.KeepForeign is not).
 func (b *backend) Prepare(ctx context.Context) error {
 	a, err := b.dial(ctx, true)
 	if err != nil {
@@ -39,7 +40,7 @@ func (b *backend) Prepare(ctx context.Context) error {
 	if err := b.checkSchema(ctx, c); err != nil {
 		return err
 	}
-	if b.opts.Force || b.opts.IDPrefix == "" {
+	if (b.opts.Force && !b.opts.KeepForeign) || b.opts.IDPrefix == "" {
 		return nil
 	}
 	var counts [2]int64
@@ -51,8 +52,12 @@ func (b *backend) Prepare(ctx context.Context) error {
 		}
 	}
 	if n := counts[0] + counts[1]; n > 0 {
-		return fmt.Errorf("mysql: database %q on %s: %w: %d rows (%s %d, %s %d) have ids not starting with %q; --force runs anyway",
-			b.cfg.database, b.cfg.addr, backends.ErrForeignData, n, tableNames[0], counts[0], tableNames[1], counts[1], b.opts.IDPrefix)
+		fix := "--force runs anyway"
+		if b.opts.KeepForeign {
+			fix = "name a database of bench's own in --backend"
+		}
+		return fmt.Errorf("mysql: database %q on %s: %w: %d rows (%s %d, %s %d) have ids not starting with %q; %s",
+			b.cfg.database, b.cfg.addr, backends.ErrForeignData, n, tableNames[0], counts[0], tableNames[1], counts[1], b.opts.IDPrefix, fix)
 	}
 	return nil
 }

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/celery-bench/bench/backends"
-	"github.com/celery-bench/bench/backends/backendtest"
+	"github.com/celery-bench/bench/backends/conformance"
 )
 
 // statsRun opens the backend at rawURL, prepares it, snapshots the server,
@@ -68,7 +68,7 @@ func statsRun(t *testing.T, rawURL string, workers, tasks int) (before, after ba
 		t.Fatal(err)
 	}
 	counting = true
-	backendtest.StoreResults(ctx, t, b, prefix, workers, tasks)
+	conformance.StoreResults(ctx, t, b, prefix, workers, tasks)
 	counting = false
 	if after, err = sr.ServerStats(ctx); err != nil {
 		t.Fatal(err)

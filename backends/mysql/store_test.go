@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/celery-bench/bench/backends"
-	"github.com/celery-bench/bench/backends/py"
+	"github.com/celery-bench/bench/backends/codec/py"
 )
 
 // TestStoredPickles checks the result column byte for byte against the

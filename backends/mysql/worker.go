@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/celery-bench/bench/backends"
-	"github.com/celery-bench/bench/backends/pickle"
-	"github.com/celery-bench/bench/backends/py"
-	"github.com/celery-bench/bench/backends/pyjson"
+	"github.com/celery-bench/bench/backends/codec/pickle"
+	"github.com/celery-bench/bench/backends/codec/py"
+	"github.com/celery-bench/bench/backends/codec/pyjson"
 )
 
 var _ backends.Worker = (*worker)(nil)

@@ -23,7 +23,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 
 	"github.com/celery-bench/bench/backends"
-	"github.com/celery-bench/bench/backends/backendtest"
+	"github.com/celery-bench/bench/backends/conformance"
 )
 
 func TestOpenErrors(t *testing.T) {
@@ -388,20 +388,16 @@ func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
 }
 
-// TestConformance runs the shared backend suite.
-func TestConformance(t *testing.T) {
+// TestConformanceMiniredis runs the shared backend suite on miniredis,
+// the embedded stand-in.
+func TestConformanceMiniredis(t *testing.T) {
 	t.Run("miniredis", func(t *testing.T) {
-		backendtest.Run(t, func(t *testing.T, o backends.Options) backends.Backend {
+		conformance.Run(t, func(t *testing.T, o backends.Options) backends.Backend {
 			u, _ := miniURL(t)
 			return openSuite(t, u, o)
 		})
 	})
-	t.Run("redis", func(t *testing.T) {
-		raw := realRedisURL(t)
-		backendtest.Run(t, func(t *testing.T, o backends.Options) backends.Backend {
-			return openSuite(t, raw, o)
-		})
-	})
+	// The real Redis runs it in backends/all, with every registered backend.
 }
 
 func openSuite(t *testing.T, rawURL string, o backends.Options) backends.Backend {

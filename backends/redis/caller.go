@@ -243,7 +243,9 @@ func (c *caller) awaitSubscribed(ctx context.Context, key string) error {
 }
 
 // WaitFor is AsyncResult.get() on the Redis backend: subscribe if the task
-// is not subscribed to yet (a get() without a send); one GET
+// is not subscribed to yet (a get() without a send), waiting for the
+// confirmation as OnTaskCall does, so the GET cannot overtake the
+// SUBSCRIBE and miss the ready message; one GET
 // (on_wait_for_pending); if not ready, read pub/sub messages until the
 // task's ready message, ignoring its non-ready states (STARTED, PROGRESS,
 // RETRY) and other channels; then UNSUBSCRIBE twice. interval is ignored,
@@ -256,7 +258,7 @@ func (c *caller) WaitFor(ctx context.Context, taskID string, _ time.Duration) (b
 	if !c.isSubscribed(key) {
 		start := time.Now()
 		c.arm(ctx)
-		err := c.subscribe(ctx, key, false)
+		err := c.subscribe(ctx, key, true)
 		c.disarm()
 		c.observe(backends.OpOnTaskCall, start, err)
 		if err != nil {

@@ -14,7 +14,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/celery-bench/bench/backends"
-	"github.com/celery-bench/bench/backends/pyjson"
+	"github.com/celery-bench/bench/backends/codec/pyjson"
 )
 
 // chordSuffixes are the chord keys' suffixes in the order Celery names
@@ -46,7 +46,9 @@ func (c *caller) SetChordSize(ctx context.Context, groupID string, size int) err
 // unready parent first (one GET each); then the body is subscribed to and
 // read (SUBSCRIBE, then one GET: Celery's capture shows the GET first,
 // which can miss a result published in between, so bench subscribes
-// first); then the drain loop: every return of get_message (a message, the
+// first and waits for the server's confirmation, which sends nothing:
+// without it the GET on the command connection can overtake the SUBSCRIBE
+// on the pub/sub one and the body's message is lost); then the drain loop: every return of get_message (a message, the
 // confirmation of a SUBSCRIBE or UNSUBSCRIBE, or the 1 s timeout) is a
 // wake-up after which one GET goes to each parent still unready. A parent
 // seen ready is released (UNSUBSCRIBE), and when the last one is, so is
@@ -64,7 +66,7 @@ func (c *caller) WaitForWithParents(ctx context.Context, taskID, groupID string,
 	if !c.isSubscribed(key) {
 		start := time.Now()
 		c.arm(ctx)
-		err := c.subscribe(ctx, key, false)
+		err := c.subscribe(ctx, key, true)
 		c.disarm()
 		c.observe(backends.OpOnTaskCall, start, err)
 		if err != nil {

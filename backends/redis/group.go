@@ -12,7 +12,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/celery-bench/bench/backends"
-	"github.com/celery-bench/bench/backends/pyjson"
+	"github.com/celery-bench/bench/backends/codec/pyjson"
 )
 
 var (

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/celery-bench/bench/backends"
-	"github.com/celery-bench/bench/backends/py"
-	"github.com/celery-bench/bench/backends/pyjson"
+	"github.com/celery-bench/bench/backends/codec/py"
+	"github.com/celery-bench/bench/backends/codec/pyjson"
 )
 
 // Celery's key prefixes (BaseKeyValueStoreBackend.task_keyprefix and

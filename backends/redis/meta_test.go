@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/celery-bench/bench/backends"
-	"github.com/celery-bench/bench/backends/py"
+	"github.com/celery-bench/bench/backends/codec/py"
 )
 
 // date parses a date_done as the captures show it (naive UTC).

@@ -50,6 +50,7 @@ func init() {
 		Name:        "redis",
 		Schemes:     []string{"redis", "rediss"},
 		Description: "Redis, as Celery's RedisBackend: GET + MULTI/SETEX/PUBLISH/EXEC writes, pub/sub waits",
+		DefaultURL:  "redis://127.0.0.1:6379/0",
 		Open:        open,
 	})
 }

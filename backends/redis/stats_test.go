@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/celery-bench/bench/backends"
-	"github.com/celery-bench/bench/backends/backendtest"
+	"github.com/celery-bench/bench/backends/conformance"
 )
 
 // statsURL is the real Redis the stats test writes to: db 10, of which it
@@ -59,7 +59,7 @@ func statsRun(t *testing.T, rawURL string, workers, tasks int) (before, after ba
 	if before, err = sr.ServerStats(ctx); err != nil {
 		t.Fatal(err)
 	}
-	backendtest.StoreResults(ctx, t, b, prefix, workers, tasks)
+	conformance.StoreResults(ctx, t, b, prefix, workers, tasks)
 	time.Sleep(50 * time.Millisecond) // let the server see the connections close
 	if after, err = sr.ServerStats(ctx); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/celery-bench/bench/backends"
 )
 
 // Defaults of Celery's RedisBackend and redis-py.
@@ -97,7 +99,7 @@ var certReqs = map[string]bool{
 // parseURL reads a Celery result_backend URL:
 // redis://[[user]:password@]host[:port][/db][?query] or rediss://... .
 func parseURL(u *url.URL) (*config, error) {
-	c := &config{display: redact(u), socketTimeout: defaultSocketTimeout}
+	c := &config{display: backends.RedactURL(u), socketTimeout: defaultSocketTimeout}
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("redis: --backend %s: %s", c.display, fmt.Sprintf(format, args...))
 	}
@@ -118,6 +120,9 @@ func parseURL(u *url.URL) (*config, error) {
 		return nil, bad("port %q is not a number from 1 to 65535", port)
 	}
 	c.addr = net.JoinHostPort(host, port)
+	if h, _, err := net.SplitHostPort(c.addr); err != nil || h != host {
+		return nil, bad("host %q is not a host name or address", host) // "redis://]0" parses as host "]0"
+	}
 	if db := strings.Trim(u.Path, "/"); db != "" {
 		n, err := strconv.Atoi(db)
 		if err != nil || n < 0 {
@@ -251,19 +256,4 @@ func tlsConfig(host string, q url.Values) (*tls.Config, error) {
 		}
 	}
 	return cfg, nil
-}
-
-// redact returns u as text without its password, whether in the user info
-// or in a password query parameter.
-func redact(u *url.URL) string {
-	c := *u
-	if c.RawQuery != "" {
-		if q, err := url.ParseQuery(c.RawQuery); err == nil && q.Has("password") {
-			q.Set("password", "xxxxx")
-			c.RawQuery = q.Encode()
-		} else if err != nil {
-			c.RawQuery = "..."
-		}
-	}
-	return c.Redacted()
 }
