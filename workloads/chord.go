@@ -84,7 +84,8 @@ func (ch *chord) Validate() error {
 	return nil
 }
 
-func (ch *chord) PrimaryOp() string { return OpChord }
+func (ch *chord) Ops() []string { return []string{OpChord, OpChordUnlockDelay, OpChordBody} }
+func (ch *chord) Start() Load   { return ch }
 
 // unlockTask returns one run of celery.chord_unlock as a task for the
 // workers, and the channel its outcome arrives on: true when every header
@@ -105,115 +106,53 @@ func (ch *chord) unlockTask(c *Caller, ids []string) (*Task, <-chan bool) {
 	return t, ready
 }
 
+// chordCall is one chord's lifecycle from the caller's side.
+type chordCall struct {
+	ch     *chord
+	c      *Caller
+	native bool // the backend joins the header itself (Redis), not chord_unlock
+	gid    string
+	header []*Task
+	ids    []string
+	body   *Task
+	// bodyReady carries when the last header result was stored, from the
+	// header task that found the join complete (native chords only).
+	bodyReady chan time.Time
+	done      chan struct{} // closed when the caller stops waiting
+}
+
 func (ch *chord) Call(ctx context.Context, c *Caller) error {
 	s := c.Session
 	start := time.Now()
-	native := backends.NativeChords(s)
-	gid, header, ids := newMembers(c, ch.size)
-	body := c.NewTask()
-
-	// bodyReady carries when the last header result was stored; the
-	// dispatcher below publishes the body then.
-	bodyReady := make(chan time.Time, 1)
-	if native {
-		for i, t := range header {
-			t.After = func(ctx context.Context, w backends.Worker, _ *results.Handle, m *backends.TaskMeta) {
-				storedAt := time.Unix(0, t.stored.Load())
-				backends.OnChordPartReturn(ctx, w, gid, i, m, ch.ordered, func() {
-					body.ParentID = t.ID // callback.delay() from this header task
-					select {
-					case bodyReady <- storedAt:
-					default:
-					}
-				})
-			}
-		}
+	cc := &chordCall{ch: ch, c: c, native: backends.NativeChords(s), body: c.NewTask(),
+		bodyReady: make(chan time.Time, 1), done: make(chan struct{})}
+	cc.gid, cc.header, cc.ids = newMembers(c, ch.size)
+	if cc.native {
+		cc.joinOnStore()
 	}
-
-	var err error
-	sent := 0
-	for i, t := range header {
-		if i == len(header)-1 {
-			if err = backends.SetChordSize(ctx, s, gid, len(header)); err != nil {
-				break
-			}
-		}
-		if err = sendMember(ctx, c, t); err != nil {
-			break
-		}
-		sent++
-	}
+	sent, err := cc.sendHeader(ctx)
 	// The header's AsyncResults are dropped once sent, last first.
 	for i := sent - 1; i >= 0; i-- {
-		s.Release(ctx, header[i].ID)
+		s.Release(ctx, cc.header[i].ID)
 	}
 	if err != nil {
 		c.Handle.Observe(OpChord, start, time.Since(start), err)
 		return nil
 	}
 
-	done := make(chan struct{})
 	gbuf := &bufObserver{}
 	var dispatched time.Time
-	var dispatchErr error
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		var storedAt time.Time
-		if native {
-			select {
-			case storedAt = <-bodyReady:
-			case <-done:
-				return
-			}
-		} else {
-			// apply_chord: chord_unlock.apply_async(countdown=1), which
-			// retries itself every second until the header is ready. Each
-			// run is a task on a worker child.
-			t := time.NewTimer(chordUnlockCountdown)
-			defer t.Stop()
-			for {
-				select {
-				case <-t.C:
-				case <-done:
-					return
-				}
-				unlock, ready := ch.unlockTask(c, ids)
-				if c.Dispatch(ctx, unlock) != nil {
-					return
-				}
-				var ok bool
-				select {
-				case ok = <-ready:
-				case <-done:
-					return
-				}
-				if ok {
-					body.ParentID = unlock.ID // callback.delay() from chord_unlock
-					break
-				}
-				t.Reset(chordUnlockCountdown) // self.retry(countdown=1)
-			}
-			for _, h := range header {
-				if at := time.Unix(0, h.stored.Load()); at.After(storedAt) {
-					storedAt = at
-				}
-			}
-		}
-		now := time.Now()
-		body.Sent = now
-		gbuf.Observe(OpChordUnlockDelay, storedAt, now.Sub(storedAt), nil)
-		if dispatchErr = c.Dispatch(ctx, body); dispatchErr == nil {
-			dispatched = now
-		}
+		dispatched = cc.publishBody(ctx, gbuf)
 	}()
-
 	wctx, cancel := withTaskTimeout(ctx, c)
-	st, err := backends.WaitForWithParents(wctx, s, body.ID, gid, ids, c.PollInterval)
+	st, err := backends.WaitForWithParents(wctx, s, cc.body.ID, cc.gid, cc.ids, c.PollInterval)
 	cancel()
 	now := time.Now()
-	close(done)
+	close(cc.done)
 	wg.Wait()
 	gbuf.flush(c.Handle)
 	if err == nil && st != backends.Success {
@@ -224,16 +163,111 @@ func (ch *chord) Call(ctx context.Context, c *Caller) error {
 		c.Handle.Observe(OpChordBody, dispatched, now.Sub(dispatched), err)
 	}
 	if err == nil {
-		c.Observed(body, now)
+		c.Observed(cc.body, now)
 	}
 	// The AsyncResults are released as Celery's were in the capture: the
 	// last header member, the body, then the rest of the header.
-	s.Release(ctx, header[len(header)-1].ID)
+	s.Release(ctx, cc.header[len(cc.header)-1].ID)
 	if !dispatched.IsZero() {
-		s.Release(ctx, body.ID)
+		s.Release(ctx, cc.body.ID)
 	}
-	for i := len(header) - 2; i >= 0; i-- {
-		s.Release(ctx, header[i].ID)
+	for i := len(cc.header) - 2; i >= 0; i-- {
+		s.Release(ctx, cc.header[i].ID)
 	}
 	return nil
+}
+
+// joinOnStore makes each header task, after its result is stored, run
+// on_chord_part_return on its worker; the one that completes the join
+// publishes the body (callback.delay() from that header task).
+func (cc *chordCall) joinOnStore() {
+	for i, t := range cc.header {
+		t.After = func(ctx context.Context, w backends.Worker, _ *results.Handle, m *backends.TaskMeta) {
+			storedAt := time.Unix(0, t.stored.Load())
+			backends.OnChordPartReturn(ctx, w, cc.gid, i, m, cc.ch.ordered, func() {
+				cc.body.ParentID = t.ID
+				select {
+				case cc.bodyReady <- storedAt:
+				default:
+				}
+			})
+		}
+	}
+}
+
+// sendHeader sends the header members, setting the chord size before the
+// last, and returns how many it sent.
+func (cc *chordCall) sendHeader(ctx context.Context) (int, error) {
+	for i, t := range cc.header {
+		if i == len(cc.header)-1 {
+			if err := backends.SetChordSize(ctx, cc.c.Session, cc.gid, len(cc.header)); err != nil {
+				return i, err
+			}
+		}
+		if err := sendMember(ctx, cc.c, t); err != nil {
+			return i, err
+		}
+	}
+	return len(cc.header), nil
+}
+
+// publishBody waits until the header is complete, records the delay from
+// the last header result to publishing the body (OpChordUnlockDelay, in
+// gbuf), dispatches the body and returns when; zero when the caller stopped
+// waiting first or the dispatch failed.
+func (cc *chordCall) publishBody(ctx context.Context, gbuf *bufObserver) time.Time {
+	var storedAt time.Time
+	if cc.native {
+		select {
+		case storedAt = <-cc.bodyReady:
+		case <-cc.done:
+			return time.Time{}
+		}
+	} else {
+		if !cc.unlock(ctx) {
+			return time.Time{}
+		}
+		for _, h := range cc.header {
+			if at := time.Unix(0, h.stored.Load()); at.After(storedAt) {
+				storedAt = at
+			}
+		}
+	}
+	now := time.Now()
+	cc.body.Sent = now
+	gbuf.Observe(OpChordUnlockDelay, storedAt, now.Sub(storedAt), nil)
+	if cc.c.Dispatch(ctx, cc.body) != nil {
+		return time.Time{}
+	}
+	return now
+}
+
+// unlock is apply_chord's chord_unlock.apply_async(countdown=1), which
+// retries itself every second until the header is ready; each run is a
+// task on a worker child. It reports whether the header became ready
+// before the caller stopped waiting.
+func (cc *chordCall) unlock(ctx context.Context) bool {
+	t := time.NewTimer(chordUnlockCountdown)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-cc.done:
+			return false
+		}
+		run, ready := cc.ch.unlockTask(cc.c, cc.ids)
+		if cc.c.Dispatch(ctx, run) != nil {
+			return false
+		}
+		select {
+		case ok := <-ready:
+			if ok {
+				cc.body.ParentID = run.ID // callback.delay() from chord_unlock
+				return true
+			}
+		case <-cc.done:
+			return false
+		}
+		t.Reset(chordUnlockCountdown) // self.retry(countdown=1)
+	}
 }

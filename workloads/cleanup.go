@@ -54,7 +54,12 @@ const (
 type cleanup struct {
 	expired int
 	after   time.Duration
+}
 
+// cleanupRun is one measurement's state: the pre-fill done once by the
+// first caller, and the one cleanup run.
+type cleanupRun struct {
+	cfg     *cleanup
 	once    sync.Once
 	fillErr error
 	readyAt time.Time
@@ -79,17 +84,25 @@ func (w *cleanup) Validate() error {
 	return nil
 }
 
-func (w *cleanup) PrimaryOp() string { return OpRoundtrip }
+func (w *cleanup) Ops() []string { return []string{OpRoundtrip, OpRoundtripDuringCleanup} }
+
+func (w *cleanup) Start() Load { return &cleanupRun{cfg: w} }
+
+// Sweeps makes a cleanup run refuse a target holding foreign results: its
+// DELETE, like Celery's, takes every result done before the cutoff.
+func (w *cleanup) Sweeps() string {
+	return "backend_cleanup deletes every result older than result_expires, whoever wrote it"
+}
 
 // expiredIDPrefix is the start of the pre-filled ids: the run's prefix and
 // a third group of 0000, which no task id (4xxx, uuid4) has.
 func expiredIDPrefix(c *Caller) string { return c.ids.prefix + "-0000-8000-" }
 
-func (w *cleanup) Call(ctx context.Context, c *Caller) error {
+func (w *cleanupRun) Call(ctx context.Context, c *Caller) error {
 	cl, ok := backends.AsExpiredCleaner(c.Session)
 	w.once.Do(func() {
-		if ok && w.expired > 0 {
-			_, w.fillErr = cl.FillExpired(ctx, expiredIDPrefix(c), w.expired, time.Now().Add(-2*cleanupExpires))
+		if ok && w.cfg.expired > 0 {
+			_, w.fillErr = cl.FillExpired(ctx, expiredIDPrefix(c), w.cfg.expired, time.Now().Add(-2*cleanupExpires))
 		}
 		w.readyAt = time.Now()
 	})
@@ -97,9 +110,9 @@ func (w *cleanup) Call(ctx context.Context, c *Caller) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		return fmt.Errorf("cleanup: filling %d expired results: %w", w.expired, w.fillErr)
+		return fmt.Errorf("cleanup: filling %d expired results: %w", w.cfg.expired, w.fillErr)
 	}
-	if ok && time.Since(w.readyAt) >= w.after && w.leader.CompareAndSwap(false, true) {
+	if ok && time.Since(w.readyAt) >= w.cfg.after && w.leader.CompareAndSwap(false, true) {
 		w.gen.Add(1)
 		cl.CleanupExpired(ctx, time.Now().Add(-cleanupExpires)) // recorded by the backend
 		w.gen.Add(1)

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/celery-bench/bench/backends/py"
+	"github.com/celery-bench/bench/backends/codec/py"
 )
 
 // Defaults of the failure workload's flags.
@@ -98,7 +98,25 @@ func (w *failure) Validate() error {
 	return nil
 }
 
-func (w *failure) PrimaryOp() string { return OpRoundtrip }
+func (w *failure) Ops() []string { return roundtripOps }
+
+func (w *failure) FileFields() []string {
+	return []string{"failure_rate", "retry_rate", "traceback_size"}
+}
+
+func (w *failure) SetFromFile(f *WorkloadFile) error {
+	if f.FailureRate != nil {
+		w.failureRate = *f.FailureRate
+	}
+	if f.RetryRate != nil {
+		w.retryRate = *f.RetryRate
+	}
+	if f.TracebackSize != nil {
+		w.tracebackSize = *f.TracebackSize
+	}
+	return w.Validate()
+}
+func (w *failure) Start() Load { return w }
 
 // configure sets t's outcome by two draws from the caller's generator.
 func (w *failure) configure(c *Caller, t *Task) error {

@@ -50,7 +50,8 @@ func (g *group) Validate() error {
 	return nil
 }
 
-func (g *group) PrimaryOp() string { return OpGroupJoin }
+func (g *group) Ops() []string { return []string{OpGroupJoin} }
+func (g *group) Start() Load   { return g }
 
 // sendMember is what group._apply_tasks does per member on a caller:
 // send_task runs on_task_call (Redis: SUBSCRIBE) and publishes the task;

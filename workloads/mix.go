@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,12 +45,15 @@ type mix struct {
 	payloads     []string // nil: the run's
 	pollInterval time.Duration
 	taskTimeout  time.Duration
+	taskTime     *Dist // nil: the run's --task-time
+	delay        *Dist // nil: the run's --dispatch-delay
 }
 
 type component struct {
-	name   string
-	w      Workload
-	weight int
+	name     string
+	w        Workload
+	weight   int
+	taskTime *Dist // the file's task_times entry; nil: the mix's
 }
 
 var _ Composer = (*mix)(nil)
@@ -130,7 +134,13 @@ func (m *mix) Validate() error {
 		if err != nil {
 			return err
 		}
-		m.comps = append(m.comps, component{name: e.Name, w: w, weight: e.Weight})
+		comp := component{name: e.Name, w: w, weight: e.Weight}
+		if file != nil {
+			if d, ok := file.TaskTimes[e.Name]; ok {
+				comp.taskTime = &d
+			}
+		}
+		m.comps = append(m.comps, comp)
 		m.total += e.Weight
 	}
 	if file != nil {
@@ -141,6 +151,7 @@ func (m *mix) Validate() error {
 			m.payloads = MakePayloads(sizesSeed(file.ResultSizes.String()), *file.ResultSizes)
 		}
 		m.pollInterval, m.taskTimeout = file.PollInterval, file.TaskTimeout
+		m.taskTime, m.delay = file.TaskTime, file.DispatchDelay
 	}
 	return nil
 }
@@ -160,22 +171,9 @@ func (m *mix) component(name string, file *WorkloadFile) (Workload, error) {
 		}
 		w = meta.New()
 	}
-	if file != nil {
-		switch c := w.(type) {
-		case *progress:
-			if file.ProgressUpdates != nil {
-				c.updates = *file.ProgressUpdates
-			}
-		case *failure:
-			if file.FailureRate != nil {
-				c.failureRate = *file.FailureRate
-			}
-			if file.RetryRate != nil {
-				c.retryRate = *file.RetryRate
-			}
-			if file.TracebackSize != nil {
-				c.tracebackSize = *file.TracebackSize
-			}
+	if fs, ok := w.(FileSetter); ok && file != nil {
+		if err := fs.SetFromFile(file); err != nil {
+			return nil, err
 		}
 	}
 	if v, ok := w.(Validator); ok {
@@ -187,27 +185,28 @@ func (m *mix) component(name string, file *WorkloadFile) (Workload, error) {
 }
 
 // checkUsed rejects lifecycle settings for workloads the mix lacks, which
-// would otherwise be silently ignored.
+// would otherwise be silently ignored: every field a registered
+// FileSetter reads must belong to a workload of the mix when it is set.
 func (f *WorkloadFile) checkUsed(entries []MixEntry) error {
-	has := func(name string) bool {
-		for _, e := range entries {
-			if e.Name == name {
-				return true
-			}
-		}
-		return false
+	inMix := map[string]bool{}
+	for _, e := range entries {
+		inMix[e.Name] = true
 	}
-	for _, s := range []struct {
-		field, workload string
-		set             bool
-	}{
-		{"progress_updates", "progress", f.ProgressUpdates != nil},
-		{"failure_rate", "failure", f.FailureRate != nil},
-		{"retry_rate", "failure", f.RetryRate != nil},
-		{"traceback_size", "failure", f.TracebackSize != nil},
-	} {
-		if s.set && !has(s.workload) {
-			return f.errf(f.lines[s.field], s.field, "applies to the %s workload, which the mix does not include", s.workload)
+	for name := range f.TaskTimes {
+		if !inMix[name] {
+			field := "task_times." + name
+			return f.errf(f.lines[field], field, "the mix does not include the %s workload", name)
+		}
+	}
+	for _, m := range Registered() {
+		fs, ok := m.New().(FileSetter)
+		if !ok || inMix[m.Name] {
+			continue
+		}
+		for _, field := range fs.FileFields() {
+			if line, set := f.lines[field]; set {
+				return f.errf(line, field, "applies to the %s workload, which the mix does not include", m.Name)
+			}
 		}
 	}
 	return nil
@@ -221,9 +220,37 @@ func sizesSeed(text string) uint64 {
 	return h.Sum64()
 }
 
-func (m *mix) PrimaryOp() string { return OpTask }
+// Ops are the mix's count of tasks, then every component's operations in
+// the order the mix lists them.
+func (m *mix) Ops() []string {
+	out := []string{OpTask}
+	for _, comp := range m.comps {
+		for _, op := range comp.w.Ops() {
+			if !slices.Contains(out, op) {
+				out = append(out, op)
+			}
+		}
+	}
+	return out
+}
 
-func (m *mix) Call(ctx context.Context, c *Caller) error {
+// Start starts every component's own run state.
+func (m *mix) Start() Load {
+	r := &mixRun{cfg: m, loads: make([]Load, len(m.comps))}
+	for i, comp := range m.comps {
+		r.loads[i] = comp.w.Start()
+	}
+	return r
+}
+
+// mixRun is one measurement of a mix: its components' loads.
+type mixRun struct {
+	cfg   *mix
+	loads []Load // by component
+}
+
+func (r *mixRun) Call(ctx context.Context, c *Caller) error {
+	m := r.cfg
 	if m.total == 0 {
 		return errors.New("mix: not configured (Validate was not called)")
 	}
@@ -236,12 +263,22 @@ func (m *mix) Call(ctx context.Context, c *Caller) error {
 	if m.taskTimeout > 0 {
 		c.TaskTimeout = m.taskTimeout
 	}
-	r := c.rng.IntN(m.total)
-	for _, comp := range m.comps {
-		if r < comp.weight {
-			return comp.w.Call(ctx, c)
+	c.TaskTime, c.DispatchDelay = c.runTime, c.runDelay
+	if m.taskTime != nil {
+		c.TaskTime = *m.taskTime
+	}
+	if m.delay != nil {
+		c.DispatchDelay = *m.delay
+	}
+	n := c.rng.IntN(m.total)
+	for i, comp := range m.comps {
+		if n < comp.weight {
+			if comp.taskTime != nil {
+				c.TaskTime = *comp.taskTime
+			}
+			return r.loads[i].Call(ctx, c)
 		}
-		r -= comp.weight
+		n -= comp.weight
 	}
 	return nil // unreachable: the weights sum to total
 }

@@ -36,7 +36,8 @@ func init() {
 // releasing the AsyncResult UNSUBSCRIBEs once more, as I/readypoll shows.
 type polling struct{}
 
-func (polling) PrimaryOp() string { return OpRoundtrip }
+func (polling) Ops() []string { return []string{OpRoundtrip, OpRoundtripUncorrected, OpWastedPoll} }
+func (p polling) Start() Load { return p }
 
 func (polling) Call(ctx context.Context, c *Caller) error {
 	return awaitTask(ctx, c, c.NewTask(), pollReady)

@@ -42,7 +42,17 @@ func (w *progress) Validate() error {
 	return nil
 }
 
-func (w *progress) PrimaryOp() string { return OpRoundtrip }
+func (w *progress) Ops() []string { return roundtripOps }
+
+func (w *progress) FileFields() []string { return []string{"progress_updates"} }
+
+func (w *progress) SetFromFile(f *WorkloadFile) error {
+	if f.ProgressUpdates != nil {
+		w.updates = *f.ProgressUpdates
+	}
+	return w.Validate()
+}
+func (w *progress) Start() Load { return w }
 
 func (w *progress) Call(ctx context.Context, c *Caller) error {
 	t := c.NewTask()

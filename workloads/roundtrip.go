@@ -21,7 +21,12 @@ func init() {
 // release.
 type roundtrip struct{}
 
-func (roundtrip) PrimaryOp() string { return OpRoundtrip }
+// roundtripOps are the task-level operations of the workloads built on
+// awaitTask: the roundtrip, and in an open loop its uncorrected twin.
+var roundtripOps = []string{OpRoundtrip, OpRoundtripUncorrected}
+
+func (roundtrip) Ops() []string { return roundtripOps }
+func (r roundtrip) Start() Load { return r }
 
 func (roundtrip) Call(ctx context.Context, c *Caller) error {
 	return awaitTask(ctx, c, c.NewTask(), getResult)

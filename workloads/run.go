@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -13,7 +14,7 @@ import (
 	"time"
 
 	"github.com/celery-bench/bench/backends"
-	"github.com/celery-bench/bench/backends/py"
+	"github.com/celery-bench/bench/backends/codec/py"
 	"github.com/celery-bench/bench/results"
 )
 
@@ -40,6 +41,15 @@ type RunOptions struct {
 	// TaskTimeout bounds one task's wait; a task that times out counts as
 	// an error of its task-level op.
 	TaskTimeout time.Duration
+	// TaskTime is how long each task body runs on its worker child
+	// (--task-time); the zero Dist runs none.
+	TaskTime Dist
+	// DispatchDelay is the broker's hand-off, from delay() returning to a
+	// worker receiving the task (--dispatch-delay).
+	DispatchDelay Dist
+	// PrefetchMultiplier is worker_prefetch_multiplier: the worker reserves
+	// at most this many tasks per child. 0 means Celery's default, 4.
+	PrefetchMultiplier int
 
 	// Rate, when positive, runs an open loop: tasks arrive at Rate per
 	// second whether or not earlier ones finished, and task-level latency is
@@ -64,6 +74,9 @@ type RunOptions struct {
 	// figures so far, from the goroutine that called Run.
 	Progress      func(Progress)
 	ProgressEvery time.Duration
+	// Interval is the length of the timeline's intervals (--interval); 0
+	// means results.DefaultInterval.
+	Interval time.Duration
 }
 
 // Progress is a snapshot of a run in progress.
@@ -73,6 +86,9 @@ type Progress struct {
 	Warmup  bool          // still warming up
 	Tasks   int64         // tasks measured so far
 	Errors  int64         // errors so far, all operations
+	// Last holds the primary op's figures over the last closed interval of
+	// the timeline; nil before one has closed.
+	Last *results.IntervalStat
 }
 
 // RunPrefix returns the id prefix of a run with seed: IDMarker, "-", and
@@ -91,11 +107,17 @@ type Caller struct {
 	// PollInterval is the interval WaitFor polls at on polling backends.
 	PollInterval time.Duration
 	TaskTimeout  time.Duration
+	// TaskTime is the run time of the tasks NewTask creates, and
+	// DispatchDelay their broker hand-off; a mix sets them per component.
+	TaskTime, DispatchDelay Dist
 
 	ids      idGen
 	rng      *rand.Rand
+	timeRng  *rand.Rand // task times and dispatch delays, apart from rng so payloads replay alike
+	runTime  Dist       // the run's TaskTime, which a mix component without its own restores
+	runDelay Dist       // the run's DispatchDelay, likewise
 	payloads []string
-	queue    chan<- *Task
+	broker   *broker
 	intended time.Time // open loop: when the current task should have started
 }
 
@@ -109,236 +131,323 @@ func (c *Caller) NewTask() *Task {
 		t.Sent = c.intended
 	}
 	t.Result = c.payloads[c.rng.IntN(len(c.payloads))]
+	if !c.TaskTime.IsZero() {
+		t.RunTime = c.TaskTime.Sample(c.timeRng)
+	}
 	return t
 }
 
 // OpenLoop reports whether tasks arrive on a schedule (--rate).
 func (c *Caller) OpenLoop() bool { return !c.intended.IsZero() }
 
-// Dispatch hands t to the workers, as publishing it to the broker does. It
-// blocks while the queue is full (the workers are the bottleneck).
+// Dispatch publishes t to the broker, which hands it to a worker after
+// the caller's DispatchDelay. Like delay(), it does not wait for a worker.
 func (c *Caller) Dispatch(ctx context.Context, t *Task) error {
-	select {
-	case c.queue <- t:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	t.dispatched = time.Now()
+	if !c.DispatchDelay.IsZero() {
+		t.deliverAt = t.dispatched.Add(c.DispatchDelay.Sample(c.timeRng))
 	}
+	return c.broker.publish(ctx, t)
 }
 
 // Observed records that the caller has t's result now.
 func (c *Caller) Observed(t *Task, at time.Time) { t.markObserved(at, c.Handle) }
 
-// Run runs w against b and returns what was measured. It opens
-// o.Workers worker sessions and o.Callers caller sessions, warms up, measures
-// for o.Duration (or o.Tasks tasks), lets the tasks in flight finish, and
-// closes every session. Cancelling ctx stops the run early; the Result then
-// holds what was measured until then, is marked Interrupted, and no error is
-// returned for the cancellation.
+// Run runs one measurement of w against b and returns what was measured.
+// It starts w's run state (Workload.Start), opens o.Workers worker
+// sessions and o.Callers caller sessions, warms up, measures for
+// o.Duration (or o.Tasks tasks), lets the tasks in flight finish, and
+// closes every session. Cancelling ctx stops the run early; the Outcome
+// then holds what was measured until then, is marked Interrupted, and no
+// error is returned for the cancellation.
 func Run(ctx context.Context, w Workload, b backends.Backend, o RunOptions) (*Outcome, error) {
 	if o.Callers < 1 || o.Workers < 1 {
 		return nil, errors.New("callers and workers must be at least 1")
 	}
 	// Nothing is kept until the sessions are open and the load starts.
 	rec := results.NewRecorder(time.Now().Add(100 * 365 * 24 * time.Hour))
-
-	workers := make([]backends.Worker, 0, o.Workers)
-	callers := make([]backends.Caller, 0, o.Callers)
-	closeAll := func() {
-		for _, s := range callers {
-			s.Close()
-		}
-		for _, s := range workers {
-			s.Close()
-		}
+	if o.Interval > 0 {
+		rec.SetInterval(o.Interval)
 	}
-	for i := 0; i < o.Workers; i++ {
-		h := rec.Handle()
-		s, err := b.NewWorker(ctx, h)
-		if err != nil {
-			closeAll()
-			return nil, fmt.Errorf("opening worker %d: %w", i, err)
-		}
-		workers = append(workers, s)
+	ss, err := openSessions(ctx, b, rec, o)
+	if err != nil {
+		return nil, err
 	}
-	handles := make([]*results.Handle, o.Callers)
-	for i := 0; i < o.Callers; i++ {
-		handles[i] = rec.Handle()
-		s, err := b.NewCaller(ctx, handles[i])
-		if err != nil {
-			closeAll()
-			return nil, fmt.Errorf("opening caller %d: %w", i, err)
-		}
-		callers = append(callers, s)
-	}
-	defer closeAll()
+	defer ss.close()
 
 	// The clock starts once every session is open, so that slow connection
 	// set-up (a TLS handshake, a distant server) eats neither the warm-up
 	// nor, in an open loop, the schedule.
-	start := time.Now()
-	var end time.Time
-	rec.SetWindow(start.Add(o.Warmup), start.Add(100*365*24*time.Hour))
+	r := newRunState(w, rec, o, time.Now())
+	r.startWorkers(ctx, ss.workers)
+	r.startCallers(ctx, w.Start(), ss)
+
+	callersDone := make(chan struct{})
+	go func() { r.callers.Wait(); close(callersDone) }()
+	hooksDone := make(chan struct{})
+	go func() {
+		defer close(hooksDone)
+		r.windowHooks(ctx, callersDone)
+	}()
+	interrupted := waitWithProgress(ctx, callersDone, rec, PrimaryOp(w), r.start, o)
+	if interrupted {
+		rec.Close(time.Now())
+		r.stop()
+		<-callersDone
+	}
+	close(r.broker.in)
+	r.workers.Wait()
+	<-hooksDone
+	return r.outcome(interrupted)
+}
+
+// sessions are the open sessions of one measurement.
+type sessions struct {
+	workers []backends.Worker
+	callers []backends.Caller
+	handles []*results.Handle // the callers' recording handles, by caller
+}
+
+// openSessions opens o.Workers worker and o.Callers caller sessions, each
+// with a recording handle of rec; on an error it closes what it opened.
+func openSessions(ctx context.Context, b backends.Backend, rec *results.Recorder, o RunOptions) (*sessions, error) {
+	ss := &sessions{}
+	for i := 0; i < o.Workers; i++ {
+		s, err := b.NewWorker(ctx, rec.Handle())
+		if err != nil {
+			ss.close()
+			return nil, fmt.Errorf("opening worker %d: %w", i, err)
+		}
+		ss.workers = append(ss.workers, s)
+	}
+	for i := 0; i < o.Callers; i++ {
+		h := rec.Handle()
+		s, err := b.NewCaller(ctx, h)
+		if err != nil {
+			ss.close()
+			return nil, fmt.Errorf("opening caller %d: %w", i, err)
+		}
+		ss.callers = append(ss.callers, s)
+		ss.handles = append(ss.handles, h)
+	}
+	return ss, nil
+}
+
+func (ss *sessions) close() {
+	for _, s := range ss.callers {
+		s.Close()
+	}
+	for _, s := range ss.workers {
+		s.Close()
+	}
+}
+
+// runState is what the goroutines of one measurement share. Its fields
+// are set before any goroutine starts and read-only afterwards, except
+// the atomics and channels.
+type runState struct {
+	w                        Workload
+	o                        RunOptions
+	rec                      *results.Recorder
+	start, measureStart, end time.Time // end is zero in a run by task count
+
+	broker           *broker // callers dispatch to it, workers take from it
+	workers, callers sync.WaitGroup
+
+	stopStarting chan struct{} // closed when callers must start no new task
+	stopOnce     sync.Once
+	errCh        chan error // a lifecycle failure of a caller, which ends the run
+
+	issued     atomic.Int64           // closed loop by task count: tasks started in the window
+	tickets    chan time.Time         // open loop: scheduled arrivals
+	served     atomic.Int64           // open loop: arrivals of the window started before it closed
+	overloaded atomic.Pointer[string] // open loop: the verdict when the backlog overflowed
+	busy       []time.Duration        // by worker, written only by that worker: time busy in the window
+}
+
+func newRunState(w Workload, rec *results.Recorder, o RunOptions, start time.Time) *runState {
+	r := &runState{w: w, o: o, rec: rec, start: start, measureStart: start.Add(o.Warmup),
+		broker:       newBroker(o.Workers, o.PrefetchMultiplier, o.Callers),
+		stopStarting: make(chan struct{}), errCh: make(chan error, o.Callers)}
+	rec.SetWindow(r.measureStart, start.Add(100*365*24*time.Hour))
 	if o.Tasks == 0 {
-		end = start.Add(o.Warmup + o.Duration)
+		r.end = start.Add(o.Warmup + o.Duration)
 		if o.Rate == 0 {
 			// An open loop keeps recording past the end while the arrivals
 			// of the window finish; its pacer stops the arrivals.
-			rec.SetWindow(start.Add(o.Warmup), end)
+			rec.SetWindow(r.measureStart, r.end)
 		}
 	}
+	return r
+}
 
-	payloads := MakePayloads(o.Seed, o.ResultSizes)
-	prefix := RunPrefix(o.Seed)
+// stop makes the callers start no new task.
+func (r *runState) stop() { r.stopOnce.Do(func() { close(r.stopStarting) }) }
+
+// startWorkers starts one goroutine per worker session. Workers run until
+// the queue closes; they use ctx so that an interrupted run stops them,
+// and otherwise finish every task sent.
+func (r *runState) startWorkers(ctx context.Context, sessions []backends.Worker) {
 	hostname := workerHostname()
-
-	// Workers run until the queue closes; they use ctx so that an
-	// interrupted run stops them, and otherwise finish every task sent.
-	queue := make(chan *Task, 4*o.Workers) // Celery's worker_prefetch_multiplier
-	var wwg sync.WaitGroup
-	for i, s := range workers {
-		wwg.Add(1)
-		wk := &worker{session: s, handle: rec.Handle(), trackStarted: o.TrackStarted,
-			pid: os.Getpid() + 1 + i, hostname: hostname}
-		if o.ResultExtended {
+	go r.broker.run(ctx)
+	r.busy = make([]time.Duration, len(sessions))
+	for i, s := range sessions {
+		wk := &worker{session: s, handle: r.rec.Handle(), trackStarted: r.o.TrackStarted,
+			pid: os.Getpid() + 1 + i, hostname: hostname, busy: &r.busy[i], windowStart: r.measureStart, windowEnd: r.end}
+		if r.o.ResultExtended {
 			wk.extended = &backends.Extended{Name: TaskName, Args: []any{0}, Kwargs: py.Dict{},
 				Worker: hostname, Queue: "celery"}
 		}
+		r.workers.Add(1)
 		go func() {
-			defer wwg.Done()
-			wk.loop(ctx, queue)
+			defer r.workers.Done()
+			wk.loop(ctx, r.broker.reserved)
 		}()
 	}
+}
 
-	// Callers start new tasks until the window closes or the task budget
-	// is spent; the tasks they started still run to completion.
-	var issued atomic.Int64
-	stopStarting := make(chan struct{})
-	var stopOnce sync.Once
-	stop := func() { stopOnce.Do(func() { close(stopStarting) }) }
-	measureStart := start.Add(o.Warmup)
-	var cwg sync.WaitGroup
-	errCh := make(chan error, o.Callers)
-	var tickets chan time.Time // open loop: scheduled arrivals
-	var served atomic.Int64    // open loop: arrivals of the window started before it closed
-	var overloaded atomic.Pointer[string]
+// startCallers starts one goroutine per caller session, each running
+// load's Call until the window closes or the task budget is spent (the
+// tasks they started still run to completion). In an open loop a pacer
+// hands out the arrivals.
+func (r *runState) startCallers(ctx context.Context, load Load, ss *sessions) {
+	o := r.o
+	payloads := MakePayloads(o.Seed, o.ResultSizes)
+	prefix := RunPrefix(o.Seed)
 	if o.Rate > 0 {
-		tickets = make(chan time.Time, backlog(o))
-		go pace(ctx, o, start, end, measureStart, tickets, stopStarting, func(verdict string) {
-			overloaded.Store(&verdict)
-			rec.Close(time.Now()) // figures cover the time until the verdict
-			stop()
+		r.tickets = make(chan time.Time, backlog(o))
+		go pace(ctx, o, r.start, r.end, r.measureStart, r.tickets, r.stopStarting, func(verdict string) {
+			r.overloaded.Store(&verdict)
+			r.rec.Close(time.Now()) // figures cover the time until the verdict
+			r.stop()
 		})
 	}
-	for i, s := range callers {
-		c := &Caller{Session: s, Handle: handles[i], PollInterval: o.PollInterval, TaskTimeout: o.TaskTimeout,
+	for i, s := range ss.callers {
+		c := &Caller{Session: s, Handle: ss.handles[i], PollInterval: o.PollInterval, TaskTimeout: o.TaskTimeout,
 			ids:      idGen{prefix: prefix, rng: rand.New(rand.NewPCG(o.Seed, uint64(i)))},
 			rng:      rand.New(rand.NewPCG(o.Seed, uint64(i)+1<<32)),
-			payloads: payloads, queue: queue}
-		cwg.Add(1)
+			timeRng:  rand.New(rand.NewPCG(o.Seed, uint64(i)+2<<32)),
+			TaskTime: o.TaskTime, DispatchDelay: o.DispatchDelay, runTime: o.TaskTime, runDelay: o.DispatchDelay,
+			payloads: payloads, broker: r.broker}
+		r.callers.Add(1)
 		go func() {
-			defer cwg.Done()
-			for {
-				if tickets != nil {
-					select {
-					case at, ok := <-tickets:
-						if !ok {
-							return
-						}
-						c.intended = at
-						c.Handle.Observe(OpStartLag, at, time.Since(at), nil)
-						if !at.Before(measureStart) && (o.Tasks > 0 || time.Now().Before(end)) {
-							served.Add(1)
-						}
-					case <-stopStarting:
-						return
-					case <-ctx.Done():
-						return
-					}
-				} else {
-					select {
-					case <-stopStarting:
-						return
-					case <-ctx.Done():
-						return
-					default:
-					}
-					now := time.Now()
-					if o.Tasks == 0 && !now.Before(end) {
-						stop()
-						return
-					}
-					if o.Tasks > 0 && !now.Before(measureStart) && issued.Add(1) > o.Tasks {
-						stop()
-						return
-					}
-				}
-				if err := w.Call(ctx, c); err != nil && ctx.Err() == nil {
-					errCh <- err
-					stop()
+			defer r.callers.Done()
+			next := r.nextClosed
+			if r.tickets != nil {
+				next = r.nextArrival
+			}
+			for next(ctx, c) {
+				if err := load.Call(ctx, c); err != nil && ctx.Err() == nil {
+					r.errCh <- err
+					r.stop()
 					return
 				}
 			}
 		}()
 	}
+}
 
-	callersDone := make(chan struct{})
-	go func() { cwg.Wait(); close(callersDone) }()
-	hooksDone := make(chan struct{})
-	go func() {
-		defer close(hooksDone)
-		if o.AtWindowStart != nil && sleepUntil(ctx, measureStart, callersDone) {
-			o.AtWindowStart()
-		}
-		if o.AtWindowEnd == nil {
-			return
-		}
-		if o.Tasks == 0 {
-			if sleepUntil(ctx, end, callersDone) || ctx.Err() == nil {
-				o.AtWindowEnd()
-			}
-			return
-		}
-		select {
-		case <-callersDone:
-			o.AtWindowEnd()
-		case <-ctx.Done():
-		}
-	}()
-	interrupted := waitWithProgress(ctx, callersDone, rec, w.PrimaryOp(), start, o)
-	if interrupted {
-		rec.Close(time.Now())
-		stop()
-		<-callersDone
+// nextClosed reports whether a closed-loop caller starts another task:
+// not once the window has closed, the task budget is spent or the run
+// stops.
+func (r *runState) nextClosed(ctx context.Context, _ *Caller) bool {
+	select {
+	case <-r.stopStarting:
+		return false
+	case <-ctx.Done():
+		return false
+	default:
 	}
-	close(queue)
-	wwg.Wait()
-	<-hooksDone
-	// The window ends at the planned end in a closed loop. An open loop's
-	// arrivals in the window may finish later (a backend that falls behind
-	// works off its backlog), so its window runs until the last of them
-	// finished and its throughput is what was achieved.
+	now := time.Now()
+	if r.o.Tasks == 0 && !now.Before(r.end) {
+		r.stop()
+		return false
+	}
+	if r.o.Tasks > 0 && !now.Before(r.measureStart) && r.issued.Add(1) > r.o.Tasks {
+		r.stop()
+		return false
+	}
+	return true
+}
+
+// nextArrival waits for an open-loop caller's next scheduled arrival, sets
+// it as the task's intended start and records how late the caller took it
+// (OpStartLag); false when the arrivals end or the run stops.
+func (r *runState) nextArrival(ctx context.Context, c *Caller) bool {
+	select {
+	case at, ok := <-r.tickets:
+		if !ok {
+			return false
+		}
+		c.intended = at
+		c.Handle.Observe(OpStartLag, at, time.Since(at), nil)
+		if !at.Before(r.measureStart) && (r.o.Tasks > 0 || time.Now().Before(r.end)) {
+			r.served.Add(1)
+		}
+		return true
+	case <-r.stopStarting:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// windowHooks calls o.AtWindowStart as the window opens and o.AtWindowEnd
+// as it closes (at the planned end, or when the callers are done in a run
+// by task count), unless the run is interrupted first.
+func (r *runState) windowHooks(ctx context.Context, callersDone <-chan struct{}) {
+	o := r.o
+	if o.AtWindowStart != nil && sleepUntil(ctx, r.measureStart, callersDone) {
+		o.AtWindowStart()
+	}
+	if o.AtWindowEnd == nil {
+		return
+	}
+	if o.Tasks == 0 {
+		if sleepUntil(ctx, r.end, callersDone) || ctx.Err() == nil {
+			o.AtWindowEnd()
+		}
+		return
+	}
+	select {
+	case <-callersDone:
+		o.AtWindowEnd()
+	case <-ctx.Done():
+	}
+}
+
+// outcome collects what the measurement recorded, once every caller and
+// worker has stopped. The window ends at the planned end in a closed loop.
+// An open loop's arrivals in the window may finish later (a backend that
+// falls behind works off its backlog), so its window runs until the last
+// of them finished and its throughput is what was achieved.
+func (r *runState) outcome(interrupted bool) (*Outcome, error) {
+	o := r.o
 	windowEnd := time.Now()
 	if o.Tasks == 0 && !interrupted && o.Rate == 0 {
-		windowEnd = end
+		windowEnd = r.end
 	} else if interrupted {
-		_, windowEnd = rec.Window()
+		_, windowEnd = r.rec.Window()
 	}
-	close(errCh)
-	out := &Outcome{Ops: sortOps(rec.Merge()), Start: measureStart, End: windowEnd, Interrupted: interrupted}
+	close(r.errCh)
+	out := &Outcome{Ops: sortOps(r.rec.Merge(), ReportOrder(r.w)), Start: r.measureStart, End: windowEnd, Interrupted: interrupted,
+		Workers: len(r.busy)}
+	for _, b := range r.busy {
+		out.WorkerBusy += b
+	}
 	if o.Rate > 0 {
-		out.Served = served.Load()
+		out.Served = r.served.Load()
 		if o.Tasks == 0 {
 			out.Planned = o.Duration
 		} else {
 			out.Planned = time.Duration(float64(o.Tasks) / o.Rate * float64(time.Second))
 		}
 	}
-	if v := overloaded.Load(); v != nil {
+	if v := r.overloaded.Load(); v != nil {
 		out.Overloaded = *v
-		_, out.End = rec.Window()
+		_, out.End = r.rec.Window()
 	}
-	for err := range errCh {
+	for err := range r.errCh {
 		return out, err
 	}
 	return out, nil
@@ -358,6 +467,10 @@ type Outcome struct {
 	// the window, without having fallen behind).
 	Served  int64
 	Planned time.Duration
+	// Workers is the number of worker children, and WorkerBusy the time
+	// they spent executing tasks within the window, summed over them.
+	Workers    int
+	WorkerBusy time.Duration
 }
 
 // sleepUntil waits until t and reports true, or returns false when ctx is
@@ -436,18 +549,22 @@ func pace(ctx context.Context, o RunOptions, start, end, measureStart time.Time,
 	}
 }
 
-// sortOps orders ops as reports list them.
-func sortOps(ops []results.Op) []results.Op {
-	order := append([]string{OpRoundtrip, OpRoundtripUncorrected, OpStartLag, OpWastedPoll, OpTimeToObserve, OpTask}, backends.Ops()...)
+// sortOps orders ops as order lists them; an op order lacks (a workload
+// that records what it did not declare) goes last, by name.
+func sortOps(ops []results.Op, order []string) []results.Op {
 	rank := func(name string) int {
-		for i, n := range order {
-			if n == name {
-				return i
-			}
+		if i := slices.Index(order, name); i >= 0 {
+			return i
 		}
 		return len(order)
 	}
-	sort.SliceStable(ops, func(i, j int) bool { return rank(ops[i].Name) < rank(ops[j].Name) })
+	sort.SliceStable(ops, func(i, j int) bool {
+		ri, rj := rank(ops[i].Name), rank(ops[j].Name)
+		if ri != rj {
+			return ri < rj
+		}
+		return ops[i].Name < ops[j].Name
+	})
 	return ops
 }
 
@@ -480,6 +597,11 @@ func waitWithProgress(ctx context.Context, done <-chan struct{}, rec *results.Re
 				}
 				p.Errors += errs
 			})
+			for _, st := range rec.LastInterval() {
+				if st.Op == primary {
+					p.Last = &st
+				}
+			}
 			o.Progress(p)
 		}
 	}

@@ -15,7 +15,8 @@ func init() {
 // UNSUBSCRIBE), and the worker stores the result that nobody reads.
 type storeOnly struct{}
 
-func (storeOnly) PrimaryOp() string { return OpTask }
+func (storeOnly) Ops() []string { return []string{OpTask} }
+func (s storeOnly) Start() Load { return s }
 
 func (storeOnly) Call(ctx context.Context, c *Caller) error {
 	t := c.NewTask()

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/celery-bench/bench/backends"
-	"github.com/celery-bench/bench/backends/py"
+	"github.com/celery-bench/bench/backends/codec/py"
 	"github.com/celery-bench/bench/results"
 )
 
@@ -35,6 +35,15 @@ const (
 	// the corrected figures. It shows how much of the corrected latency is
 	// waiting rather than work.
 	OpStartLag = "start_lag"
+	// OpQueueWait runs from delay() returning (the task published) to a
+	// worker child starting it: the broker's hand-off (--dispatch-delay)
+	// plus the time it waited for a free child behind busy ones.
+	OpQueueWait = "queue_wait"
+	// OpTaskRun is the task body's run time as drawn from --task-time: the
+	// worker child sleeps it after STARTED, before the result is stored,
+	// taking no other task meanwhile (the sleep's overshoot is in the
+	// roundtrip, not here).
+	OpTaskRun = "task_run"
 )
 
 // A Task is one task message as a simulated worker receives it from the
@@ -78,6 +87,12 @@ type Task struct {
 	// Started is when the caller actually created it; the uncorrected
 	// open-loop timings run from it.
 	Started time.Time
+	// RunTime is how long the task body runs on the worker (drawn from
+	// the caller's TaskTime when the task is created); 0 returns at once.
+	RunTime time.Duration
+
+	dispatched time.Time // when Dispatch published it
+	deliverAt  time.Time // when the broker hands it to the worker; zero: at once
 
 	stored   atomic.Int64 // unix ns the final write completed
 	observed atomic.Int64 // unix ns the caller had the result

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/celery-bench/bench/backends"
-	"github.com/celery-bench/bench/backends/py"
+	"github.com/celery-bench/bench/backends/codec/py"
 	"github.com/celery-bench/bench/results"
 )
 
@@ -20,6 +20,14 @@ type worker struct {
 	meta         backends.TaskMeta // reused; backends do not retain it
 	started      py.Dict
 	extended     *backends.Extended // nil unless result_extended
+
+	// busy accumulates the time this child spent executing tasks within
+	// [windowStart, windowEnd) (windowEnd zero: open-ended); only this
+	// worker's goroutine writes it, and the runner reads it after the
+	// workers have stopped.
+	busy                   *time.Duration
+	windowStart, windowEnd time.Time
+	timer                  *time.Timer // the task body's sleep, reused
 }
 
 // TaskName is the name of the task bench's workers run, as result_extended
@@ -32,7 +40,51 @@ func (wk *worker) loop(ctx context.Context, queue <-chan *Task) {
 		if ctx.Err() != nil {
 			continue // drain: an interrupted run executes nothing more
 		}
+		start := time.Now()
+		if !t.dispatched.IsZero() {
+			wk.handle.Observe(OpQueueWait, t.Sent, start.Sub(t.dispatched), nil)
+		}
 		wk.execute(ctx, t)
+		wk.addBusy(start, time.Now())
+	}
+	if wk.timer != nil {
+		wk.timer.Stop()
+	}
+}
+
+// addBusy adds the part of [from, to) inside the window to wk.busy.
+func (wk *worker) addBusy(from, to time.Time) {
+	if from.Before(wk.windowStart) {
+		from = wk.windowStart
+	}
+	if !wk.windowEnd.IsZero() && to.After(wk.windowEnd) {
+		to = wk.windowEnd
+	}
+	if to.After(from) {
+		*wk.busy += to.Sub(from)
+	}
+}
+
+// body runs d of t's task body: the child sleeps, taking no other task,
+// as a prefork child running the task's code does. It returns false when
+// ctx is cancelled first.
+func (wk *worker) body(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	if wk.timer == nil {
+		wk.timer = time.NewTimer(d)
+	} else {
+		wk.timer.Reset(d)
+	}
+	select {
+	case <-wk.timer.C:
+		return true
+	case <-ctx.Done():
+		if !wk.timer.Stop() {
+			<-wk.timer.C
+		}
+		return false
 	}
 }
 
@@ -91,8 +143,10 @@ func (wk *worker) execute(ctx context.Context, t *Task) {
 	}
 }
 
-// run writes the non-ready states of one run of t before its outcome:
-// STARTED when tracking, then progress PROGRESS states.
+// run plays one run of t's body before its outcome: STARTED when
+// tracking, then t.RunTime of work with the progress PROGRESS states
+// spread evenly over it (a slice of the run time before each, and one
+// after the last). OpTaskRun records the run time drawn for it.
 func (wk *worker) run(ctx context.Context, t *Task, parent string, ext *backends.Extended, progress int) error {
 	m := &wk.meta
 	if wk.trackStarted {
@@ -102,7 +156,23 @@ func (wk *worker) run(ctx context.Context, t *Task, parent string, ext *backends
 			return err
 		}
 	}
+	slice := t.RunTime / time.Duration(progress+1)
+	work := func(d time.Duration) error {
+		if t.RunTime > 0 && !wk.body(ctx, d) {
+			return ctx.Err()
+		}
+		return nil
+	}
+	if t.RunTime > 0 {
+		// The sampled time, as --task-time asked for; the timer's overshoot
+		// (tens of µs, more on a loaded machine) shows in the roundtrip
+		// and in the worker's busy time, not here.
+		wk.handle.Observe(OpTaskRun, t.Sent, t.RunTime, nil)
+	}
 	for i := 1; i <= progress; i++ {
+		if err := work(slice); err != nil {
+			return err
+		}
 		*m = backends.TaskMeta{TaskID: t.ID, Status: backends.Progress,
 			Result:  py.Dict{{Key: "current", Value: i}, {Key: "total", Value: progress}},
 			GroupID: t.GroupID, ParentID: parent, Extended: ext}
@@ -110,7 +180,7 @@ func (wk *worker) run(ctx context.Context, t *Task, parent string, ext *backends
 			return err
 		}
 	}
-	return nil
+	return work(t.RunTime - time.Duration(progress)*slice)
 }
 
 // taskExtended returns the result_extended fields of t (nil when off):

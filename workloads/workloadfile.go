@@ -25,6 +25,10 @@ import (
 //	traceback_size: 2048
 //	poll_interval: 500ms          # AsyncResult.get(interval=...) and polling
 //	task_timeout: 60s
+//	task_time: lognormal:p50=40ms,p99=900ms  # every task body (Dist syntax)
+//	task_times:                   # per workload of the mix, over task_time
+//	  store-only: 2s-5s
+//	dispatch_delay: 1ms-3ms       # the broker's hand-off
 //	celery:                       # Celery settings bench applies per run
 //	  task_track_started: true    # (only with the matching bench run flag)
 //
@@ -48,6 +52,10 @@ type WorkloadFile struct {
 	PollInterval time.Duration // 0: the run's --poll-interval
 	TaskTimeout  time.Duration // 0: the run's --task-timeout
 
+	TaskTime      *Dist           // nil: the run's --task-time
+	TaskTimes     map[string]Dist // per mix workload, over TaskTime
+	DispatchDelay *Dist           // nil: the run's --dispatch-delay
+
 	// lines remembers where each set field is, for errors found later
 	// (a setting for a workload the mix lacks).
 	lines map[string]int
@@ -68,6 +76,8 @@ var celerySettings = map[string]string{
 	"result_expires":     "--result-expires",
 	"result_backend":     "--backend",
 	"worker_concurrency": "--workers",
+
+	"worker_prefetch_multiplier": "--prefetch-multiplier",
 }
 
 // ErrWorkloadFile is wrapped by every error about a workload file's content.
@@ -201,6 +211,47 @@ func (f *WorkloadFile) field(k, v *yaml.Node) error {
 			f.TaskTimeout = d
 		}
 		return nil
+	case "task_time", "dispatch_delay":
+		s, err := scalar(v)
+		var d Dist
+		if err == nil {
+			d, err = ParseDist(s)
+		}
+		if err != nil {
+			return f.errf(v.Line, name, "%v", err)
+		}
+		if name == "task_time" {
+			f.TaskTime = &d
+		} else {
+			f.DispatchDelay = &d
+		}
+		return nil
+	case "task_times":
+		if v.Kind != yaml.MappingNode || len(v.Content) == 0 {
+			return f.errf(v.Line, name, "must map workload names of the mix to task times (store-only: 2s), got %s", show(v))
+		}
+		f.TaskTimes = map[string]Dist{}
+		for i := 0; i+1 < len(v.Content); i += 2 {
+			k, dv := v.Content[i], v.Content[i+1]
+			field := name + "." + k.Value
+			if _, dup := f.TaskTimes[k.Value]; dup {
+				return f.errf(k.Line, field, "set twice")
+			}
+			if err := checkComponent(k.Value); err != nil {
+				return f.errf(k.Line, field, "%v", err)
+			}
+			s, err := scalar(dv)
+			var d Dist
+			if err == nil {
+				d, err = ParseDist(s)
+			}
+			if err != nil {
+				return f.errf(dv.Line, field, "%v", err)
+			}
+			f.TaskTimes[k.Value] = d
+			f.lines[field] = k.Line
+		}
+		return nil
 	case "celery":
 		if v.Kind != yaml.MappingNode {
 			return f.errf(v.Line, name, "must be a mapping of Celery settings, got %s", show(v))
@@ -215,7 +266,7 @@ func (f *WorkloadFile) field(k, v *yaml.Node) error {
 		}
 		return nil
 	}
-	return f.errf(k.Line, name, "unknown field; use mix, result_size, progress_updates, failure_rate, retry_rate, traceback_size, poll_interval, task_timeout or celery")
+	return f.errf(k.Line, name, "unknown field; use mix, result_size, progress_updates, failure_rate, retry_rate, traceback_size, poll_interval, task_timeout, task_time, task_times, dispatch_delay or celery")
 }
 
 // mix decodes the mix mapping: workload name → weight.

@@ -2,6 +2,8 @@ package workloads
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -44,11 +46,48 @@ func TestWorkloadFileErrors(t *testing.T) {
 		{"mix: [roundtrip]\n", "w.yaml:1: mix: must map workload names to weights"},
 		{"mix:\n  roundtrip: 1\n bad indent\n", "w.yaml:2: not valid YAML"},
 		{"traceback_size: 10\n", "w.yaml:1: traceback_size: must be at least"},
+		{"mix:\n  roundtrip: 1\ntask_time: -5ms\n", "w.yaml:3: task_time:"},
+		{"mix:\n  roundtrip: 1\ntask_times:\n  nosuch: 5ms\n", "w.yaml:4: task_times.nosuch: unknown workload"},
+		{"mix:\n  roundtrip: 1\ndispatch_delay: lognormal:p50=1ms\n", "w.yaml:3: dispatch_delay:"},
+		{"mix:\n  roundtrip: 1\ncelery:\n  worker_prefetch_multiplier: 1\n", "w.yaml:4: celery.worker_prefetch_multiplier: is not supported in a workload file"},
 	} {
 		_, err := ParseWorkloadFile("w.yaml", []byte(tc.text))
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) || !errors.Is(err, ErrWorkloadFile) {
 			t.Errorf("file %q:\n got %v\nwant %s…", tc.text, err, tc.want)
 		}
+	}
+}
+
+// TestMixTaskTimes: a workload file's task_time applies to every
+// component, task_times overrides it per component, and a component the
+// mix lacks is refused.
+func TestMixTaskTimes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.yaml")
+	write := func(text string) {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("mix:\n  roundtrip: 1\n  store-only: 1\ntask_time: 50ms\ntask_times:\n  store-only: 2s\ndispatch_delay: 1ms-3ms\n")
+	m := &mix{filePath: path}
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if m.taskTime.String() != "50ms" || m.delay.String() != "1ms-3ms" {
+		t.Errorf("mix task time %v, delay %v", m.taskTime, m.delay)
+	}
+	for _, c := range m.comps {
+		got := "none"
+		if c.taskTime != nil {
+			got = c.taskTime.String()
+		}
+		if want := map[string]string{"roundtrip": "none", "store-only": "2s"}[c.name]; got != want {
+			t.Errorf("component %s task time %s, want %s", c.name, got, want)
+		}
+	}
+	write("mix:\n  roundtrip: 1\ntask_times:\n  polling: 2s\n")
+	if err := (&mix{filePath: path}).Validate(); err == nil || !strings.Contains(err.Error(), "w.yaml:4: task_times.polling: the mix does not include the polling workload") {
+		t.Errorf("a task time for a workload outside the mix: %v", err)
 	}
 }
 
