@@ -8,7 +8,9 @@ import (
 	"time"
 )
 
-func init() { formats["benchfmt"] = WriteBenchfmt }
+func init() {
+	RegisterFormat(Format{Name: "benchfmt", Description: "Go benchmark format, for benchstat", Run: WriteBenchfmt})
+}
 
 // BenchfmtPkg is the pkg: configuration line of the benchfmt format.
 const BenchfmtPkg = "github.com/celery-bench/bench"

@@ -82,7 +82,7 @@ func TestBenchfmtReads(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, b.String())
 		}
 	}
-	if lookup, err := Lookup("benchfmt"); err != nil || lookup == nil {
+	if lookup, err := Lookup("benchfmt"); err != nil || lookup.Run == nil {
 		t.Errorf("benchfmt is not a registered format: %v", err)
 	}
 }

@@ -22,9 +22,6 @@ const (
 // CompareOptions.Metrics is empty.
 var DefaultCompareMetrics = []string{"throughput", "p50", "p99", "p99.9"}
 
-// CompareFormats lists the output formats of a Comparison.
-var CompareFormats = []string{"text", "markdown", "json"}
-
 // A metric is one figure taken from each repetition of an op.
 type metric struct {
 	name   string
@@ -87,6 +84,60 @@ type CompareOptions struct {
 	Metrics []string
 	// Gates are checked after the comparison (see ParseGates).
 	Gates []Gate
+	// Strict makes Compare fail with a *SettingsError when the runs'
+	// settings differ (SettingsDiff); otherwise the differences are
+	// warnings.
+	Strict bool
+}
+
+// compareIgnored are the options two compared runs may differ in without
+// a warning: where they pointed (server URLs) and wrote their output, their
+// seeds, how many repetitions they took, and how they displayed progress
+// or treated leftovers. Every other option shapes the figures.
+var compareIgnored = map[string]bool{
+	"backend": true, "seed": true, "output": true, "hdr-log": true, "format": true,
+	"progress": true, "keep": true, "force": true, "connect-timeout": true, "count": true,
+}
+
+// SettingsDiff lists the options that differ between base and head other
+// than those compareIgnored names, in base's order and then head's, as
+// "--concurrency: 8 vs 16" (an absent option is "unset").
+func SettingsDiff(base, head *Run) []string {
+	var out []string
+	for _, o := range base.Options {
+		if compareIgnored[o.Name] {
+			continue
+		}
+		if v, ok := head.Option(o.Name); !ok || v != o.Value {
+			if !ok {
+				v = "unset"
+			}
+			out = append(out, fmt.Sprintf("--%s: %s vs %s", o.Name, quoteEmpty(o.Value), quoteEmpty(v)))
+		}
+	}
+	for _, o := range head.Options {
+		if _, ok := base.Option(o.Name); !ok && !compareIgnored[o.Name] {
+			out = append(out, fmt.Sprintf("--%s: unset vs %s", o.Name, quoteEmpty(o.Value)))
+		}
+	}
+	return out
+}
+
+// A SettingsError says that two runs compared with CompareOptions.Strict
+// were taken with different settings.
+type SettingsError struct {
+	What  string   // "BASE and HEAD"
+	Diffs []string // as SettingsDiff
+}
+
+func (e *SettingsError) Error() string {
+	return e.What + " were run with different settings: " + strings.Join(e.Diffs, ", ")
+}
+
+// SettingsWarning is the warning Compare adds when the runs' settings
+// differ, naming each difference.
+func SettingsWarning(what string, diffs []string) string {
+	return fmt.Sprintf("%s were run with different settings, so the figures can differ for that reason alone: %s (--strict refuses such a comparison)", what, strings.Join(diffs, ", "))
 }
 
 // A Comparison holds, for every backend × workload × level × op found in
@@ -270,6 +321,7 @@ type sampled struct {
 	values      map[cell]map[string][]float64
 	reps        map[cell]int
 	interrupted int // results left out: stopped before their planned end
+	overRange   map[cell]int64
 }
 
 // BackendLabels maps each result's Backend URL to the label it is matched
@@ -295,7 +347,7 @@ func BackendLabels(r *Run) map[string]string {
 }
 
 func sample(r *Run, ms []metric) sampled {
-	s := sampled{values: map[cell]map[string][]float64{}, reps: map[cell]int{}}
+	s := sampled{values: map[cell]map[string][]float64{}, reps: map[cell]int{}, overRange: map[cell]int64{}}
 	labels := BackendLabels(r)
 	for i := range r.Results {
 		res := &r.Results[i]
@@ -311,6 +363,7 @@ func sample(r *Run, ms []metric) sampled {
 				s.order = append(s.order, c)
 			}
 			s.reps[c]++
+			s.overRange[c] += o.OverRange
 			for _, m := range ms {
 				if v, ok := m.value(o, res.Elapsed()); ok {
 					s.values[c][m.name] = append(s.values[c][m.name], v)
@@ -353,6 +406,10 @@ func Compare(base, head *Run, o CompareOptions) (*Comparison, error) {
 		}
 	}
 
+	diffs := SettingsDiff(base, head)
+	if o.Strict && len(diffs) > 0 {
+		return nil, &SettingsError{"BASE and HEAD", diffs}
+	}
 	c := &Comparison{
 		Base: o.BaseLabel, Head: o.HeadLabel, Alpha: o.Alpha, Confidence: DefaultConfidence,
 		BaseSummary: base.Summary, HeadSummary: head.Summary, Gates: o.Gates,
@@ -398,7 +455,7 @@ func Compare(base, head *Run, o CompareOptions) (*Comparison, error) {
 			hsm := benchmath.NewSample(append([]float64(nil), hv...), &th)
 			ch.Base = Stat{N: len(bv), Summary: benchmath.AssumeNothing.Summary(bsm, c.Confidence), Values: bsm.Values}
 			ch.Head = Stat{N: len(hv), Summary: benchmath.AssumeNothing.Summary(hsm, c.Confidence), Values: hsm.Values}
-			ch.Test = benchmath.AssumeNothing.Compare(bsm, hsm)
+			ch.Test = uTest(bsm, hsm)
 			ch.Delta = math.NaN()
 			if b := ch.Base.Summary.Center; b != 0 {
 				ch.Delta = (ch.Head.Summary.Center/b - 1) * 100
@@ -436,10 +493,24 @@ func Compare(base, head *Run, o CompareOptions) (*Comparison, error) {
 				repRange(c.BaseReps), repRange(c.HeadReps), o.Alpha))
 		}
 	}
+	if len(diffs) > 0 {
+		c.Warnings = append(c.Warnings, SettingsWarning("BASE and HEAD", diffs))
+	}
 	for _, r := range []*Run{base, head} {
 		if r.Embedded() {
 			c.Warnings = append(c.Warnings, EmbeddedWarning)
 			break
+		}
+	}
+	for _, s := range []struct {
+		name string
+		s    sampled
+	}{{"BASE", bs}, {"HEAD", hs}} {
+		for _, cl := range s.s.order {
+			if n := s.s.overRange[cl]; n > 0 {
+				o := Op{Name: cl.String(), OverRange: n}
+				c.Warnings = append(c.Warnings, s.name+" "+o.OverRangeNote()+"; its percentiles there are lower bounds")
+			}
 		}
 	}
 	for _, s := range []struct {
@@ -574,7 +645,22 @@ func minPValue(n1, n2 int) float64 {
 	for i := range b {
 		b[i] = float64(n1 + i)
 	}
-	return benchmath.AssumeNothing.Compare(benchmath.NewSample(a, &th), benchmath.NewSample(b, &th)).P
+	return uTest(benchmath.NewSample(a, &th), benchmath.NewSample(b, &th)).P
+}
+
+// uTest is benchmath's two-sided Mann–Whitney U test (AssumeNothing) with
+// its p-value made a probability. benchmath's exact test doubles the
+// smaller tail, CDF(min(U1, U2)), and with ties that tail can hold more than
+// half the distribution's mass (the atom at the observed U counted in it),
+// so the doubled figure exceeds 1 (p=1.333 for [1] against [0 0]). The
+// two-sided p-value is min(1, 2·tail) by definition; every p-value bench
+// reports or tests comes from here.
+func uTest(a, b *benchmath.Sample) benchmath.Comparison {
+	c := benchmath.AssumeNothing.Compare(a, b)
+	if c.P > 1 {
+		c.P = 1
+	}
+	return c
 }
 
 // Counts returns how many rows got worse, better, or did not change

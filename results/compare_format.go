@@ -10,17 +10,13 @@ import (
 	"unicode/utf8"
 )
 
-// Write writes c in the named format: text, markdown or json.
+// Write writes c in the named format of the registry (LookupCompare).
 func (c *Comparison) Write(w io.Writer, format string) error {
-	switch format {
-	case "text":
-		return c.WriteText(w)
-	case "markdown":
-		return c.WriteMarkdown(w)
-	case "json":
-		return c.WriteJSON(w)
+	f, err := LookupCompare(format)
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("unknown format %q; use one of %s", format, strings.Join(CompareFormats, ", "))
+	return f.Compare(w, c)
 }
 
 func (ch *Change) where() string {
@@ -64,10 +60,11 @@ func signedPct(v float64) string {
 	return fmt.Sprintf("%+.2f", v)
 }
 
-// gatePct formats a gate threshold as written: "+10", "-2.5".
+// gatePct formats a gate threshold as written: "+10", "-2.5", and "-0"
+// for throughput:-0% (a negative zero, whose sign says the direction).
 func gatePct(v float64) string {
 	s := strconv.FormatFloat(math.Abs(v), 'f', -1, 64)
-	if v < 0 {
+	if math.Signbit(v) {
 		return "-" + s
 	}
 	return "+" + s

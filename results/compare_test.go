@@ -425,3 +425,59 @@ func TestCompareInterrupted(t *testing.T) {
 		t.Errorf("warnings %q", c.Warnings)
 	}
 }
+
+// fixedRun is a run of one redis result per value, whose only op has every
+// latency equal to that value (so each repetition's p50 is it).
+func fixedRun(ns ...int64) *Run {
+	t0 := time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)
+	r := &Run{Format: FormatVersion, Bench: "devel", Started: t0}
+	for i, v := range ns {
+		h := NewHistogram()
+		for k := 0; k < 100; k++ {
+			h.RecordValue(v)
+		}
+		r.Results = append(r.Results, Result{Backend: "redis://127.0.0.1:6379/0", Name: "redis", Workload: "roundtrip", Rep: i,
+			Start: t0.Add(time.Duration(i) * 3 * time.Second), End: t0.Add(time.Duration(i)*3*time.Second + 2*time.Second),
+			Ops: []Op{{Name: "roundtrip", Latency: h}}})
+	}
+	return r
+}
+
+// TestComparePValueIsAProbability compares samples with ties for which
+// benchmath's exact U test doubles a tail holding more than half the mass
+// (p=1.333 for [2 ms] against [1 ms, 1 ms]): every p-value, printed or
+// tested, must be in [0, 1].
+func TestComparePValueIsAProbability(t *testing.T) {
+	for _, tc := range []struct{ base, head []int64 }{
+		{[]int64{2_000_000}, []int64{1_000_000, 1_000_000}},
+		{[]int64{1_000_000}, []int64{1_000_000, 2_000_000}},
+		{[]int64{1_000_000, 1_000_000}, []int64{2_000_000}},
+	} {
+		c, err := Compare(fixedRun(tc.base...), fixedRun(tc.head...), CompareOptions{Metrics: []string{"p50"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ch := range c.Rows {
+			if !(ch.Test.P >= 0 && ch.Test.P <= 1) {
+				t.Errorf("%v vs %v: %s %s p=%v, not a probability", tc.base, tc.head, ch.Op, ch.Metric, ch.Test.P)
+			}
+		}
+		var b bytes.Buffer
+		for _, f := range ComparisonFormats() {
+			b.Reset()
+			if err := c.Write(&b, f); err != nil {
+				t.Fatal(err)
+			}
+			if s := b.String(); strings.Contains(s, "p=1.") && !strings.Contains(s, "p=1.000") || strings.Contains(s, `"p": 1.3`) {
+				t.Errorf("%s output prints a p-value above 1:\n%s", f, s)
+			}
+		}
+	}
+	for n1 := 1; n1 <= 4; n1++ {
+		for n2 := 1; n2 <= 4; n2++ {
+			if p := minPValue(n1, n2); !(p >= 0 && p <= 1) {
+				t.Errorf("minPValue(%d, %d) = %v", n1, n2, p)
+			}
+		}
+	}
+}

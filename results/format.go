@@ -4,39 +4,9 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 )
-
-// A Formatter writes a Run in one output format.
-type Formatter func(w io.Writer, r *Run) error
-
-var formats = map[string]Formatter{
-	"text":     WriteText,
-	"markdown": WriteMarkdown,
-	"json":     WriteJSON,
-}
-
-// Lookup returns the named format.
-func Lookup(name string) (Formatter, error) {
-	f, ok := formats[name]
-	if !ok {
-		return nil, fmt.Errorf("unknown format %q; use one of %s", name, strings.Join(Formats(), ", "))
-	}
-	return f, nil
-}
-
-// Formats lists the format names, sorted.
-func Formats() []string {
-	out := make([]string, 0, len(formats))
-	for n := range formats {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
 
 // EmbeddedWarning is printed by every format when a figure comes from an
 // embedded server.
@@ -90,6 +60,7 @@ func WriteText(w io.Writer, r *Run) error {
 		fmt.Fprintf(&b, "%s\n", EmbeddedWarning)
 	}
 	rs := r.Combine()
+	writeSummaryText(&b, rs, r.Results)
 	names := opNames(rs)
 	for i := range rs {
 		res := &rs[i]
@@ -100,6 +71,9 @@ func WriteText(w io.Writer, r *Run) error {
 		}
 		writeTable(&b, rows)
 		WriteStatsText(&b, perTask(res.Stats)) // totals are in the json run file
+		if res.Pipeline != nil {
+			fmt.Fprintf(&b, "  pipeline: %s\n", res.Pipeline)
+		}
 		writeNotes(&b, res)
 	}
 	if len(r.Findings) > 0 {
@@ -113,26 +87,9 @@ func WriteText(w io.Writer, r *Run) error {
 }
 
 // writeTable writes rows with the first column left-aligned and the others
-// right-aligned, two spaces apart, indented by two.
+// right-aligned (alignTable).
 func writeTable(b *strings.Builder, rows [][]string) {
-	widths := make([]int, len(rows[0]))
-	for _, r := range rows {
-		for i, c := range r {
-			widths[i] = max(widths[i], utf8.RuneCountInString(c))
-		}
-	}
-	for _, r := range rows {
-		b.WriteString(" ")
-		for i, c := range r {
-			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c))
-			if i == 0 {
-				b.WriteString(" " + c + pad)
-			} else {
-				b.WriteString("  " + pad + c)
-			}
-		}
-		b.WriteString("\n")
-	}
+	alignTable(b, rows, "l"+strings.Repeat("r", len(rows[0])-1))
 }
 
 // perTask returns the derived per-task figures of s.
@@ -177,6 +134,7 @@ func writeNotes(b *strings.Builder, res *Result) {
 // one line under it.
 func WriteMarkdown(w io.Writer, r *Run) error {
 	var b strings.Builder
+	writeSummaryMarkdown(&b, r.Combine(), r.Results)
 	fmt.Fprintf(&b, "| op | backend | %s |\n", strings.Join(columns, " | "))
 	b.WriteString("|:--|:--|")
 	for range columns {
@@ -203,6 +161,9 @@ func WriteMarkdown(w io.Writer, r *Run) error {
 		fmt.Fprintf(&b, "\n**%s**\n", mdEscape(f))
 	}
 	for i := range rs {
+		if p := rs[i].Pipeline; p != nil {
+			fmt.Fprintf(&b, "\n- %s %s pipeline: %s\n", rs[i].Name, rs[i].Level, mdEscape(p.String()))
+		}
 		for _, n := range rs[i].Notes {
 			fmt.Fprintf(&b, "\n- %s %s: %s\n", rs[i].Name, rs[i].Level, mdEscape(n))
 		}

@@ -32,6 +32,15 @@ func (e *MergeMismatchError) Error() string {
 	return fmt.Sprintf("run %d differs from run 1 in %s: %s, not %s", e.Run+1, e.What, quoteEmpty(e.Got), quoteEmpty(e.Want))
 }
 
+// A SameRunError says that run Run (an index into Merge's arguments) is,
+// or contains, the same run as run First: merging it would count its
+// observations twice.
+type SameRunError struct{ First, Run int }
+
+func (e *SameRunError) Error() string {
+	return fmt.Sprintf("run %d is the same run as run %d (or holds it), and would be counted twice", e.Run+1, e.First+1)
+}
+
 func quoteEmpty(s string) string {
 	if s == "" {
 		return `""`
@@ -46,7 +55,9 @@ func quoteEmpty(s string) string {
 // the measurement window is the union of the runs' windows, so that
 // counts, and throughputs over a shared window, add up.
 //
-// It refuses runs whose options differ other than in mergeIgnored, whose
+// It refuses a run given twice, or a merged run together with one of the
+// runs it was merged from (a *SameRunError; runs are told apart by
+// Run.Identity), runs whose options differ other than in mergeIgnored, whose
 // bench versions differ, which measured different things, or whose
 // measurement windows do not overlap (runs taken one after the other are
 // repetitions: compare them, or take them with --count). The runs are not
@@ -54,6 +65,15 @@ func quoteEmpty(s string) string {
 func Merge(runs ...*Run) (*Run, error) {
 	if len(runs) == 0 {
 		return nil, errors.New("nothing to merge")
+	}
+	seen := map[string]int{} // identity of a part → the run holding it
+	for i, r := range runs {
+		for _, id := range r.Parts() {
+			if j, ok := seen[id]; ok {
+				return nil, &SameRunError{First: j, Run: i}
+			}
+			seen[id] = i
+		}
 	}
 	first := runs[0]
 	for i, r := range runs[1:] {
@@ -98,6 +118,9 @@ func Merge(runs ...*Run) (*Run, error) {
 		if r.Ended.After(out.Ended) {
 			out.Ended = r.Ended
 		}
+	}
+	for _, r := range runs {
+		out.MergedFrom = append(out.MergedFrom, r.Parts()...)
 	}
 	out.Summary = fmt.Sprintf("%s · merged from %d runs taken at the same time (seeds %s)", first.Summary, len(runs), strings.Join(seeds, ", "))
 	out.Interrupt = joinDistinct(runs, func(r *Run) string { return r.Interrupt })
@@ -152,21 +175,8 @@ func mergeResults(runs []*Run, i int) (*Result, error) {
 		for _, n := range res.Notes {
 			addNote(m, n)
 		}
-		for _, o := range res.Ops {
-			mo, ok := m.Op(o.Name)
-			if !ok {
-				m.Ops = append(m.Ops, Op{Name: o.Name, Latency: NewHistogram()})
-				mo = &m.Ops[len(m.Ops)-1]
-			}
-			if o.Latency != nil {
-				if dropped := mo.Latency.Merge(o.Latency); dropped != 0 {
-					return nil, fmt.Errorf("merging %s %s of run %d: %d observations out of the histogram's range", resultKey(res), o.Name, k+1, dropped)
-				}
-			}
-			mo.Errors += o.Errors
-			for _, s := range o.ErrorSamples {
-				mo.addSample(s)
-			}
+		if op, dropped := m.mergeOps(res.Ops); dropped != 0 {
+			return nil, fmt.Errorf("merging %s %s of run %d: %d observations out of the histogram's range", resultKey(res), op, k+1, dropped)
 		}
 	}
 	// Runs taken at the same time share a window; check they overlap at

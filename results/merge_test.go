@@ -191,3 +191,61 @@ func TestMergeRefuses(t *testing.T) {
 		t.Error("Merge() of nothing succeeded")
 	}
 }
+
+// TestMergeSameRun checks that a run given twice, or a merged run with one
+// of its parts, is refused (merging it doubled the throughput), both by
+// run id and, for files written before ids, by start, seed and windows.
+func TestMergeSameRun(t *testing.T) {
+	all := []*Op{{Latency: NewHistogram()}, {Latency: NewHistogram()}}
+	a := machineRun(2, 1, 0, 1, all)
+	b := machineRun(2, 2, 0, 1.3, all)
+	var se *SameRunError
+	if _, err := Merge(a, b, a); !errors.As(err, &se) || se.First != 0 || se.Run != 2 {
+		t.Fatalf("merge a b a without ids: %v, want a SameRunError of runs 1 and 3", err)
+	}
+	// A copy read back from its file is the same run.
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, a); err != nil {
+		t.Fatal(err)
+	}
+	a2, err := ReadJSON(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Merge(a, a2); !errors.As(err, &se) {
+		t.Fatalf("merge a a (read back): %v", err)
+	}
+	ab, err := Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Merge(ab, a); !errors.As(err, &se) || !strings.Contains(err.Error(), "run 2 is the same run as run 1") {
+		t.Fatalf("merge (a+b) a: %v", err)
+	}
+	// With ids, runs whose start, seed and windows coincide are still
+	// distinct, and the same id is the same run whatever else differs.
+	a.ID, a2.ID = NewRunID(), NewRunID()
+	if a.ID == a2.ID || len(a.ID) != 32 {
+		t.Fatalf("ids %q and %q", a.ID, a2.ID)
+	}
+	if _, err := Merge(a, a2); err != nil {
+		t.Errorf("distinct ids: %v", err)
+	}
+	c := machineRun(2, 3, 0, 1, all)
+	c.ID = a.ID
+	if _, err := Merge(a, c); !errors.As(err, &se) {
+		t.Errorf("same id: %v", err)
+	}
+	// The merged run lists its parts, and a part of it is refused in a
+	// later merge by id.
+	m, err := Merge(a, a2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.MergedFrom) != 2 || m.MergedFrom[0] != a.ID || m.MergedFrom[1] != a2.ID {
+		t.Errorf("merged_from %v", m.MergedFrom)
+	}
+	if _, err := Merge(c, m); !errors.As(err, &se) {
+		t.Errorf("merge c (a+a2) with c.ID == a.ID: %v", err)
+	}
+}

@@ -1,9 +1,13 @@
 package results
 
 import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -17,18 +21,57 @@ const FormatVersion = "bench-run/1"
 // histogram. Every output format is rendered from a Run, so a saved run file
 // can be rendered again later ("bench report").
 type Run struct {
-	Format    string    `json:"format"`                // FormatVersion
-	Bench     string    `json:"bench"`                 // bench version
-	Go        string    `json:"go"`                    // Go toolchain version
-	Platform  string    `json:"platform"`              // GOOS/GOARCH, CPUs, GOMAXPROCS
-	Started   time.Time `json:"started"`               // wall clock at start
-	Ended     time.Time `json:"ended"`                 // wall clock at end
-	Seed      uint64    `json:"seed"`                  // replays the same ids and payloads
-	Summary   string    `json:"summary"`               // the settings that shape the figures, in one line
-	Options   []Option  `json:"options"`               // every setting, passwords redacted
-	Results   []Result  `json:"results"`               // one per backend, in run order
-	Interrupt string    `json:"interrupted,omitempty"` // why the run stopped early
-	Findings  []string  `json:"findings,omitempty"`    // conclusions drawn over several results (SLO searches)
+	Format string `json:"format"` // FormatVersion
+	// ID is drawn at random (NewRunID) when the run starts, so that no two
+	// runs share one; "" in files written before it existed (see Identity).
+	ID string `json:"id,omitempty"`
+	// MergedFrom are the identities of the runs Merge combined into this
+	// one, so that merging it again with one of them is refused.
+	MergedFrom []string  `json:"merged_from,omitempty"`
+	Bench      string    `json:"bench"`                 // bench version
+	Go         string    `json:"go"`                    // Go toolchain version
+	Platform   string    `json:"platform"`              // GOOS/GOARCH, CPUs, GOMAXPROCS
+	Started    time.Time `json:"started"`               // wall clock at start
+	Ended      time.Time `json:"ended"`                 // wall clock at end
+	Seed       uint64    `json:"seed"`                  // replays the same ids and payloads
+	Summary    string    `json:"summary"`               // the settings that shape the figures, in one line
+	Options    []Option  `json:"options"`               // every setting, passwords redacted
+	Results    []Result  `json:"results"`               // one per backend, in run order
+	Interrupt  string    `json:"interrupted,omitempty"` // why the run stopped early
+	Findings   []string  `json:"findings,omitempty"`    // conclusions drawn over several results (SLO searches)
+}
+
+// NewRunID returns a random run id: 128 bits from crypto/rand, as 32
+// hexadecimal digits.
+func NewRunID() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand since Go 1.24)
+	return hex.EncodeToString(b[:])
+}
+
+// Identity is what tells this run from every other: its ID, or, in a file
+// written before runs had one, "derived-" and a hash of its start time,
+// seed and the start of every result's measurement window, which two
+// different runs cannot all share.
+func (r *Run) Identity() string {
+	if r.ID != "" {
+		return r.ID
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "started=%d seed=%d", r.Started.UnixNano(), r.Seed)
+	for i := range r.Results {
+		fmt.Fprintf(h, " %d", r.Results[i].Start.UnixNano())
+	}
+	return "derived-" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// Parts are the identities of the runs this run is made of: those Merge
+// combined, or its own.
+func (r *Run) Parts() []string {
+	if len(r.MergedFrom) > 0 {
+		return r.MergedFrom
+	}
+	return []string{r.Identity()}
 }
 
 // Option is one setting of the run, as NAME=VALUE.
@@ -79,6 +122,9 @@ type Result struct {
 	// counters (none for backends that expose none). Combine keeps the
 	// first repetition's.
 	Stats ServerStats `json:"server_stats,omitempty"`
+	// Pipeline is the simulated pipeline's load (nil in run files from
+	// before it was recorded). Combine keeps the first repetition's.
+	Pipeline *Pipeline `json:"pipeline,omitempty"`
 }
 
 // Server describes the server behind a backend.
@@ -103,11 +149,14 @@ func (s Server) String() string {
 func (r *Result) Key() string { return r.Backend + "\x00" + r.Workload + "\x00" + r.Level }
 
 // Combine merges the repetitions of each backend, workload and level into
-// one Result (histograms and error counts summed, measured time summed, so
-// rates are averages over the repetitions), in first-seen order. It does not
-// change r.
+// one Result (histograms, error and over-range counts summed, measured time
+// summed, so rates are averages over the repetitions; server figures as
+// statsAcc says), in first-seen order,
+// with a note for every op that had latencies above the histogram's
+// ceiling. It does not change r.
 func (r *Run) Combine() []Result {
 	var out []Result
+	var stats []statsAcc
 	idx := map[string]int{}
 	for _, res := range r.Results {
 		k := res.Key()
@@ -116,36 +165,119 @@ func (r *Run) Combine() []Result {
 			idx[k] = len(out)
 			c := res
 			c.Ops = nil
-			for _, o := range res.Ops {
-				h := NewHistogram()
-				if o.Latency != nil {
-					h.Merge(o.Latency)
-				}
-				c.Ops = append(c.Ops, Op{Name: o.Name, Errors: o.Errors, ErrorSamples: append([]string(nil), o.ErrorSamples...), Latency: h})
-			}
+			c.mergeOps(res.Ops)
+			c.Notes = slices.Clone(c.Notes)
 			out = append(out, c)
+			stats = append(stats, statsAcc{})
+			stats[len(stats)-1].add(&res)
 			continue
 		}
 		c := &out[i]
 		c.End = c.End.Add(res.Elapsed()) // total measured time over the repetitions
 		c.Interrupted = c.Interrupted || res.Interrupted
 		c.Rep++
-		for _, o := range res.Ops {
-			m, ok := c.Op(o.Name)
-			if !ok {
-				c.Ops = append(c.Ops, Op{Name: o.Name, Latency: NewHistogram()})
-				m = &c.Ops[len(c.Ops)-1]
-			}
-			if o.Latency != nil {
-				m.Latency.Merge(o.Latency)
-			}
-			m.Errors += o.Errors
-			for _, s := range o.ErrorSamples {
-				m.addSample(s)
+		c.mergeOps(res.Ops)
+		stats[i].add(&res)
+	}
+	for i := range out {
+		if stats[i].reps > 1 && len(out[i].Stats) > 0 {
+			out[i].Stats = stats[i].combined()
+			out[i].Notes = append(out[i].Notes, fmt.Sprintf("server cost over %d repetitions: per-task figures over all their tasks, the others the median of one repetition", stats[i].reps))
+		}
+		for j := range out[i].Ops {
+			if n := out[i].Ops[j].OverRangeNote(); n != "" {
+				out[i].Notes = append(out[i].Notes, n)
 			}
 		}
 	}
 	return out
+}
+
+// statsAcc combines the server figures of a result's repetitions: a
+// per-task figure is the mean weighted by each repetition's tasks (the
+// first op's count), so that it is the server's spending over the tasks as
+// the pooled histograms are; the others (counter growths and levels at the
+// end, which a sum would mix up) are the median over the repetitions.
+type statsAcc struct {
+	reps  int
+	order []string
+	acc   map[string]*statAcc
+}
+
+type statAcc struct {
+	st         ServerStat
+	sum, total float64   // Σ value·weight and Σ weight (per task)
+	values     []float64 // each repetition's (the others)
+}
+
+func (a *statsAcc) add(res *Result) {
+	a.reps++
+	if a.acc == nil {
+		a.acc = map[string]*statAcc{}
+	}
+	w := 1.0
+	if len(res.Ops) > 0 {
+		w = float64(res.Ops[0].Count())
+	}
+	for _, st := range res.Stats {
+		s, ok := a.acc[st.Name]
+		if !ok {
+			s = &statAcc{st: st}
+			a.acc[st.Name] = s
+			a.order = append(a.order, st.Name)
+		}
+		if st.PerTask {
+			s.sum += st.Value * w
+			s.total += w
+		} else {
+			s.values = append(s.values, st.Value)
+		}
+	}
+}
+
+func (a *statsAcc) combined() ServerStats {
+	out := make(ServerStats, 0, len(a.order))
+	for _, name := range a.order {
+		s := a.acc[name]
+		st := s.st
+		if !st.PerTask {
+			slices.Sort(s.values)
+			n := len(s.values)
+			st.Value = (s.values[(n-1)/2] + s.values[n/2]) / 2
+		} else {
+			if s.total == 0 {
+				continue // no repetition had a task to divide by
+			}
+			st.Value = s.sum / s.total
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// mergeOps adds ops' latencies, error and over-range counts and error
+// samples to r's ops of the same names, appending the ops r lacks. It
+// returns the first op with latencies outside the histogram's range and
+// how many were dropped ("", 0 when none).
+func (r *Result) mergeOps(ops []Op) (badOp string, dropped int64) {
+	for _, o := range ops {
+		m, ok := r.Op(o.Name)
+		if !ok {
+			r.Ops = append(r.Ops, Op{Name: o.Name, Latency: NewHistogram()})
+			m = &r.Ops[len(r.Ops)-1]
+		}
+		if o.Latency != nil {
+			if n := m.Latency.Merge(o.Latency); n != 0 && dropped == 0 {
+				badOp, dropped = o.Name, n
+			}
+		}
+		m.Errors += o.Errors
+		m.OverRange += o.OverRange
+		for _, s := range o.ErrorSamples {
+			m.addSample(s)
+		}
+	}
+	return badOp, dropped
 }
 
 // Elapsed is the length of the measurement window.
@@ -168,6 +300,63 @@ type Op struct {
 	Errors       int64                   `json:"errors"`
 	ErrorSamples []string                `json:"error_samples,omitempty"` // distinct messages, at most MaxErrorSamples
 	Latency      *hdrhistogram.Histogram `json:"-"`                       // nanoseconds
+	// OverRange is how many of Latency's values were above HighestNanos
+	// and recorded as HighestNanos (the histogram's ceiling).
+	OverRange int64 `json:"-"`
+	// Intervals is the op's timeline in time order (see Interval); empty
+	// for runs recorded before timelines, and for combined repetitions.
+	Intervals []Interval `json:"-"`
+}
+
+// OverRangeNote says how many of the op's latencies were recorded at the
+// histogram's ceiling; "" when none.
+func (o *Op) OverRangeNote() string {
+	if o.OverRange == 0 {
+		return ""
+	}
+	what := "values above the %s histogram ceiling were recorded as %s"
+	if o.OverRange == 1 {
+		what = "value above the %s histogram ceiling was recorded as %s"
+	}
+	return o.Name + ": " + Count(o.OverRange) + " " + fmt.Sprintf(what, Nanos(HighestNanos), Nanos(HighestNanos))
+}
+
+// An Interval is one op's figures over one interval of a result's timeline:
+// the observations that ended in it. The measured intervals (not Warmup)
+// hold exactly the observations of Op.Latency; intervals without any
+// observation of the op are left out.
+//
+// The histogram is kept encoded, HdrHistogram's V2 compressed encoding in
+// base64 as in the run file (2 significant digits, nanoseconds), rather than
+// a fixed set of percentiles: histograms merge (across handles, machines and
+// repetitions) and give any percentile, percentiles do not.
+type Interval struct {
+	Start     time.Duration `json:"start_ns"`  // from the measurement window's start (Result.Start); negative in the warm-up
+	Length    time.Duration `json:"length_ns"` // nominal length; the first warm-up interval may be shorter
+	Warmup    bool          `json:"warmup,omitempty"`
+	Count     int64         `json:"count"`  // successes
+	Errors    int64         `json:"errors"` // failures
+	Histogram string        `json:"histogram"`
+}
+
+// Latency decodes the interval's histogram (nanoseconds).
+func (iv *Interval) Latency() (*hdrhistogram.Histogram, error) {
+	if iv.Histogram == "" {
+		return NewIntervalHistogram(), nil
+	}
+	h, err := hdrhistogram.Decode([]byte(iv.Histogram))
+	if err != nil {
+		return nil, fmt.Errorf("decoding interval histogram at %v: %w", iv.Start, err)
+	}
+	return h, nil
+}
+
+// Rate is the interval's successes per second.
+func (iv *Interval) Rate() float64 {
+	if iv.Length <= 0 {
+		return 0
+	}
+	return float64(iv.Count) / iv.Length.Seconds()
 }
 
 // Count is the number of successful operations.
@@ -212,7 +401,10 @@ type opJSON struct {
 	P99Nanos     int64    `json:"p99_ns"`
 	P999Nanos    int64    `json:"p99_9_ns"`
 	MaxNanos     int64    `json:"max_ns"`
-	Histogram    string   `json:"histogram"` // HdrHistogram V2, base64; nanoseconds
+	OverRange    int64    `json:"over_range,omitempty"` // values above the ceiling, recorded as max_ns
+	Histogram    string   `json:"histogram"`            // HdrHistogram V2, base64; nanoseconds
+	// Intervals is the op's timeline (absent in files written before it).
+	Intervals []Interval `json:"intervals,omitempty"`
 }
 
 // MarshalJSON writes the op with its encoded histogram.
@@ -229,7 +421,7 @@ func (o Op) MarshalJSON() ([]byte, error) {
 	return json.Marshal(opJSON{
 		Name: o.Name, Count: h.TotalCount(), Errors: o.Errors, ErrorSamples: o.ErrorSamples,
 		MeanNanos: s.Mean, P50Nanos: s.P50, P90Nanos: s.P90, P99Nanos: s.P99, P999Nanos: s.P999, MaxNanos: s.Max,
-		Histogram: string(enc),
+		OverRange: o.OverRange, Histogram: string(enc), Intervals: o.Intervals,
 	})
 }
 
@@ -243,7 +435,10 @@ func (o *Op) UnmarshalJSON(data []byte) error {
 	if err != nil {
 		return fmt.Errorf("decoding histogram of %s: %w", j.Name, err)
 	}
-	*o = Op{Name: j.Name, Errors: j.Errors, ErrorSamples: j.ErrorSamples, Latency: h}
+	if j.OverRange < 0 || j.OverRange > h.TotalCount() {
+		return fmt.Errorf("%s: over_range %d is not between 0 and the count %d", j.Name, j.OverRange, h.TotalCount())
+	}
+	*o = Op{Name: j.Name, Errors: j.Errors, ErrorSamples: j.ErrorSamples, Latency: h, OverRange: j.OverRange, Intervals: j.Intervals}
 	return nil
 }
 
