@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/celery-bench/bench/backends"
 	_ "github.com/celery-bench/bench/backends/all"
 )
 
@@ -34,7 +35,7 @@ const topUsage = `bench measures Celery result backends with the traffic Celery 
 
 Usage:
   bench [run] [flags]         run a workload against one or more backends (the default)
-  bench report FILE [flags]   render a saved run file (bench run --format json -o FILE) again
+  bench report [FILE]         render a run file again (default: the newest saved run)
   bench list                  list the backends and workloads
   bench inspect URL ID...     decode and print what a backend holds for task ids
   bench compare BASE HEAD     compare two run files: significant changes, --fail-on gates
@@ -47,6 +48,16 @@ Run "bench run --help" for every flag of a run.
 // bench is the whole command line program: it parses args, runs the
 // subcommand, writes to stdout and stderr, and returns the exit code.
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// Any URL on the command line may hold a password: remember them all
+	// before anything can echo one, so that messages can be scrubbed.
+	for _, a := range args {
+		if _, v, ok := strings.Cut(a, "="); ok && strings.HasPrefix(a, "-") {
+			a = v
+		}
+		if strings.Contains(a, ":") {
+			backends.RememberURLSecrets(a)
+		}
+	}
 	cmd, rest := "run", args
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, rest = args[0], args[1:]
@@ -56,7 +67,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "run":
 		err = runCmd(ctx, rest, stdout, stderr)
 	case "report":
-		err = reportCmd(rest, stdout)
+		err = reportCmd(rest, stdout, stderr)
 	case "list":
 		err = listCmd(rest, stdout)
 	case "inspect":
@@ -76,10 +87,10 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, pflag.ErrHelp):
 		return exitOK
 	case errors.As(err, new(usageError)):
-		fmt.Fprintf(stderr, "bench: %s\n", err)
+		fmt.Fprintf(stderr, "bench: %s\n", backends.Scrub(err.Error()))
 		return exitUsage
 	default:
-		fmt.Fprintf(stderr, "bench: %s\n", err)
+		fmt.Fprintf(stderr, "bench: %s\n", backends.Scrub(err.Error()))
 		return exitFail
 	}
 }

@@ -1,9 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -15,14 +15,18 @@ type compareOpts struct {
 	format string
 	alpha  float64
 	failOn string
+	output string
+	strict bool
 }
 
 func newCompareFlags() (*pflag.FlagSet, *compareOpts) {
 	o := &compareOpts{}
 	fs := pflag.NewFlagSet("compare", pflag.ContinueOnError)
 	fs.SortFlags = false
-	fs.StringVar(&o.format, "format", "text", "output format: text, markdown (a pull-request comment), json")
+	fs.StringVar(&o.format, "format", "text", "output format: "+strings.Join(results.ComparisonFormats(), ", ")+" (markdown: a pull-request comment)")
 	fs.Float64Var(&o.alpha, "alpha", results.DefaultAlpha, "significance level: a change counts when the Mann–Whitney U test's p-value is at most this")
+	fs.StringVarP(&o.output, "output", "o", "", "write the comparison here instead of stdout; an existing file is never overwritten")
+	fs.BoolVar(&o.strict, "strict", false, "refuse (exit 2) to compare runs whose settings differ other than in backend URLs, seeds,\nrepetitions and output; without it they are compared with a warning naming each difference")
 	fs.StringVar(&o.failOn, "fail-on", "", "exit 1 when a metric gets significantly worse by more than a limit, e.g. 'p99:+10%,throughput:-5%'\n(metrics: throughput, mean, p50, p99, p99.9; + for latencies, - for throughput;\nop.metric gates one op, e.g. roundtrip.p99:+10%; significance is Holm-corrected\nover all the figures gated, so more figures need more repetitions)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: bench compare BASE.json HEAD.json [flags]
@@ -76,12 +80,9 @@ func compareCmd(args []string, stdout io.Writer) error {
 	if fs.NArg() != 2 {
 		return usagef("compare takes two run files, BASE and HEAD, got %d arguments", fs.NArg())
 	}
-	found := false
-	for _, f := range results.CompareFormats {
-		found = found || f == o.format
-	}
-	if !found {
-		return usagef("--format: unknown format %q; use one of %s", o.format, strings.Join(results.CompareFormats, ", "))
+	format, err := results.LookupCompare(o.format)
+	if err != nil {
+		return usageError{fmt.Errorf("--format: %w", err)}
 	}
 	if !(o.alpha > 0 && o.alpha < 1) {
 		return usagef("--alpha must be between 0 and 1, got %v", o.alpha)
@@ -93,21 +94,33 @@ func compareCmd(args []string, stdout io.Writer) error {
 			return usagef("--fail-on: %v", err)
 		}
 	}
-	base, err := readPooled(fs.Arg(0))
+	base, baseDiffs, err := readPooled(fs.Arg(0))
 	if err != nil {
 		return err
 	}
-	head, err := readPooled(fs.Arg(1))
+	head, headDiffs, err := readPooled(fs.Arg(1))
 	if err != nil {
 		return err
+	}
+	var poolWarnings []string
+	for _, d := range append(baseDiffs, headDiffs...) {
+		if o.strict {
+			return usagef("--strict: %v", d)
+		}
+		poolWarnings = append(poolWarnings, results.SettingsWarning(d.What, d.Diffs))
 	}
 	c, err := results.Compare(base, head, results.CompareOptions{
-		BaseLabel: poolLabel(fs.Arg(0)), HeadLabel: poolLabel(fs.Arg(1)), Alpha: o.alpha, Gates: gates,
+		BaseLabel: poolLabel(fs.Arg(0)), HeadLabel: poolLabel(fs.Arg(1)), Alpha: o.alpha, Gates: gates, Strict: o.strict,
 	})
+	var se *results.SettingsError
+	if errors.As(err, &se) {
+		return usagef("--strict: %s %s: %v", fs.Arg(0), fs.Arg(1), err)
+	}
 	if err != nil {
 		return usagef("compare %s %s: %v", fs.Arg(0), fs.Arg(1), err)
 	}
-	if err := c.Write(stdout, o.format); err != nil {
+	c.Warnings = append(poolWarnings, c.Warnings...)
+	if err := writeOutput(o.output, stdout, func(w io.Writer) error { return format.Compare(w, c) }); err != nil {
 		return err
 	}
 	if len(c.Failures) > 0 {
@@ -118,14 +131,9 @@ func compareCmd(args []string, stdout io.Writer) error {
 
 // readRunFile reads a run file; every failure is a usage error.
 func readRunFile(path string) (*results.Run, error) {
-	f, err := os.Open(path)
+	r, err := results.ReadRunFile(path)
 	if err != nil {
 		return nil, usageError{err}
-	}
-	defer f.Close()
-	r, err := results.ReadJSON(f)
-	if err != nil {
-		return nil, usagef("%s: %v", path, err)
 	}
 	return r, nil
 }
@@ -133,13 +141,22 @@ func readRunFile(path string) (*results.Run, error) {
 // readPooled reads a comma-separated list of run files as one run whose
 // repetitions are all of theirs, renumbered in order: rounds of one side
 // run alternately with the other's, so that drift spreads over both.
-func readPooled(list string) (*results.Run, error) {
+//
+// It also returns how each file's settings differ from the first's.
+func readPooled(list string) (*results.Run, []*results.SettingsError, error) {
 	var pooled *results.Run
+	var diffs []*results.SettingsError
 	reps := map[string]int{}
-	for _, path := range strings.Split(list, ",") {
+	files := strings.Split(list, ",")
+	for _, path := range files {
 		r, err := readRunFile(path)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+		if pooled != nil {
+			if d := results.SettingsDiff(pooled, r); len(d) > 0 {
+				diffs = append(diffs, &results.SettingsError{What: files[0] + " and " + path, Diffs: d})
+			}
 		}
 		if pooled == nil {
 			c := *r
@@ -160,7 +177,7 @@ func readPooled(list string) (*results.Run, error) {
 			pooled.Results = append(pooled.Results, res)
 		}
 	}
-	return pooled, nil
+	return pooled, diffs, nil
 }
 
 // poolLabel names a list of run files by its first: "base-1.json + 4 more".

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/celery-bench/bench/backends"
-	"github.com/celery-bench/bench/backends/pyjson"
+	"github.com/celery-bench/bench/backends/codec/pyjson"
 )
 
 type inspectOpts struct {

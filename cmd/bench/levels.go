@@ -36,7 +36,7 @@ func parseLevels(workers, rate string) ([]level, error) {
 	if rate != "" {
 		rs, err = parseList(rate, "--rate", func(s string) (float64, error) {
 			r, err := strconv.ParseFloat(strings.TrimSuffix(s, "/s"), 64)
-			if err != nil || r <= 0 || r > 1e7 {
+			if err != nil || !(r > 0 && r <= 1e7) { // also refuses NaN
 				return 0, fmt.Errorf("%q is not a rate in tasks per second (0 < rate <= 10000000)", s)
 			}
 			return r, nil
@@ -199,7 +199,7 @@ func (m *measurer) searchSLO(b backends.Backend, url string, servers []*server, 
 
 // judge decides whether one SLO probe held, and says why.
 func (m *measurer) judge(res *results.Result) (bool, string) {
-	op, ok := res.Op(m.wl.PrimaryOp())
+	op, ok := res.Op(workloads.PrimaryOp(m.wl))
 	if !ok || op.Count() == 0 {
 		return false, "slo: no task completed"
 	}
@@ -218,7 +218,7 @@ func (m *measurer) judge(res *results.Result) (bool, string) {
 	}
 	held, v := m.o.slo.holds(op)
 	if !held {
-		return false, fmt.Sprintf("slo: missed (%s %s = %s)", m.wl.PrimaryOp(), m.o.slo.metric, results.Nanos(int64(v)))
+		return false, fmt.Sprintf("slo: missed (%s %s = %s)", workloads.PrimaryOp(m.wl), m.o.slo.metric, results.Nanos(int64(v)))
 	}
-	return true, fmt.Sprintf("slo: holds (%s %s = %s)", m.wl.PrimaryOp(), m.o.slo.metric, results.Nanos(int64(v)))
+	return true, fmt.Sprintf("slo: holds (%s %s = %s)", workloads.PrimaryOp(m.wl), m.o.slo.metric, results.Nanos(int64(v)))
 }

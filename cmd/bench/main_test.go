@@ -169,6 +169,17 @@ func TestRunMemory(t *testing.T) {
 						t.Errorf("run file lacks %q", k)
 					}
 				}
+			case "png":
+				if !strings.HasPrefix(out, "\x89PNG\r\n\x1a\n") {
+					t.Fatalf("png output does not start with the PNG signature: %q", out[:min(len(out), 16)])
+				}
+			case "svg":
+				// One chart: the primary op's percentiles, labelled with the backends.
+				for _, want := range []string{"<svg", "roundtrip", "memory"} {
+					if !strings.Contains(out, want) {
+						t.Errorf("svg output lacks %q", want)
+					}
+				}
 			default:
 				for _, want := range []string{"roundtrip", "time_to_observe", "store_result", "seed 7"} {
 					if !strings.Contains(out, want) {

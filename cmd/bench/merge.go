@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -57,29 +56,32 @@ func mergeCmd(args []string, stdout io.Writer) error {
 	if errors.As(err, &me) {
 		return usagef("cannot merge: %s differs from %s in %s: %s, not %s", fs.Arg(me.Run), fs.Arg(0), me.What, quoted(me.Got), quoted(me.Want))
 	}
+	var se *results.SameRunError
+	if errors.As(err, &se) {
+		return usagef("cannot merge: %s (argument %d) is the same run as %s (argument %d), or holds it; its observations would be counted twice", fs.Arg(se.Run), se.Run+1, fs.Arg(se.First), se.First+1)
+	}
 	if err != nil {
 		return usagef("cannot merge: %v", err)
 	}
-	var b bytes.Buffer
-	if err := results.WriteJSON(&b, merged); err != nil {
-		return err
+	return writeOutput(o.output, stdout, func(w io.Writer) error { return results.WriteJSON(w, merged) })
+}
+
+// writeOutput writes with write to stdout when path is "", else to the new
+// file path, atomically (results.WriteFileAtomic): never overwriting, never
+// left empty or partial.
+func writeOutput(path string, stdout io.Writer, write func(io.Writer) error) error {
+	if path == "" {
+		return write(stdout)
 	}
-	if o.output == "" {
-		_, err := stdout.Write(b.Bytes())
-		return err
-	}
-	f, err := os.OpenFile(o.output, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	err := results.WriteFileAtomic(path, write)
 	if errors.Is(err, os.ErrExist) {
-		return usagef("--output %s already exists; choose another name or remove it", o.output)
+		return usagef("--output %s already exists; choose another name or remove it", path)
 	}
-	if err != nil {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
 		return usageError{err}
 	}
-	if _, err := f.Write(b.Bytes()); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return err
 }
 
 func quoted(s string) string {

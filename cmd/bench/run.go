@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,11 +52,16 @@ type runOpts struct {
 	format         string
 	output         string
 	keep           bool
+	noSave         bool
 	hdrLog         string
 	force          bool
 	connectTimeout time.Duration
 	taskTimeout    time.Duration
+	taskTime       workloads.Dist
+	dispatchDelay  workloads.Dist
+	prefetch       int
 	progressEvery  time.Duration
+	interval       time.Duration
 
 	instances map[string]workloads.Workload // by name, with their flags bound
 }
@@ -90,11 +94,19 @@ func newRunFlags() (*pflag.FlagSet, *runOpts) {
 	fs.StringVar(&o.format, "format", "text", "output format: "+strings.Join(results.Formats(), ", ")+" (json is the run file \"bench report\" reads)")
 	fs.StringVarP(&o.output, "output", "o", "", "write the output to this file instead of stdout; an existing file is never overwritten")
 	fs.StringVar(&o.hdrLog, "hdr-log", "", "also write every operation's histogram as an HdrHistogram V2 interval log to this file\n(tagged backend=/workload=/op=/rep=; readable by HdrHistogram's own tools); never overwrites")
+	fs.BoolVar(&o.noSave, "no-save", false, "do not save the run file in the run store (bench/runs under the user's cache directory,\nthe last 50 kept; \"bench report\" with no file renders the newest)")
 	fs.BoolVar(&o.keep, "keep", false, "leave the results bench wrote in the backends for inspection instead of deleting them")
 	fs.BoolVar(&o.force, "force", false, "run even against a target that holds Celery results bench did not write")
 	fs.DurationVar(&o.connectTimeout, "connect-timeout", 5*time.Second, "time allowed to connect to each backend")
 	fs.DurationVar(&o.taskTimeout, "task-timeout", 60*time.Second, "time a caller waits for one task before counting it as an error")
-	fs.DurationVar(&o.progressEvery, "progress", time.Second, "interval of progress lines on stderr (0: none)")
+	fs.Var(&o.taskTime, "task-time", "how long each task body runs on its worker child, after STARTED and before the result is stored\n"+
+		"(the child takes no other task meanwhile): 50ms, a range 10ms-200ms, weighted 5ms:90,2s:10,\n"+
+		"lognormal:p50=40ms,p99=900ms, or @FILE of observed durations replayed by sampling")
+	fs.Var(&o.dispatchDelay, "dispatch-delay", "the broker's hand-off, from delay() returning to a worker receiving the task (same syntax as --task-time)")
+	fs.IntVar(&o.prefetch, "prefetch-multiplier", workloads.DefaultPrefetchMultiplier, "Celery's worker_prefetch_multiplier: tasks the worker reserves per child, which wait behind busy children")
+	fs.DurationVar(&o.progressEvery, "progress", time.Second, "interval of progress lines on stderr (0: none); on a terminal one line rewritten in place")
+	fs.DurationVar(&o.interval, "interval", results.DefaultInterval, "length of the timeline's intervals: per op and interval the run file keeps counts, errors and a histogram,\n"+
+		"and the progress line shows the last one's rate, p50, p99 and errors (10ms to 1h)")
 	// Every workload's own flags are merged in, bound to the one instance
 	// of it that a run uses.
 	o.instances = map[string]workloads.Workload{}
@@ -165,6 +177,10 @@ func (o *runOpts) validate() error {
 		return usagef("--task-timeout must be positive, got %s", o.taskTimeout)
 	case o.progressEvery < 0:
 		return usagef("--progress must not be negative, got %s", o.progressEvery)
+	case o.interval < 10*time.Millisecond || o.interval > time.Hour:
+		return usagef("--interval must be between 10ms and 1h, got %s", o.interval)
+	case o.prefetch < 1 || o.prefetch > 1000:
+		return usagef("--prefetch-multiplier must be between 1 and 1000, got %d", o.prefetch)
 	}
 	levels, err := parseLevels(o.workers, o.rate)
 	if err != nil {
@@ -243,6 +259,15 @@ func (o *runOpts) summary() string {
 	if o.callerPool {
 		s += " · pooled SQL callers"
 	}
+	if !o.taskTime.IsZero() {
+		s += " · task time " + o.taskTime.String()
+	}
+	if !o.dispatchDelay.IsZero() {
+		s += " · dispatch delay " + o.dispatchDelay.String()
+	}
+	if o.prefetch != workloads.DefaultPrefetchMultiplier {
+		s += fmt.Sprintf(" · prefetch ×%d", o.prefetch)
+	}
 	if o.count > 1 {
 		s += fmt.Sprintf(" · %d repetitions", o.count)
 	}
@@ -318,8 +343,6 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	bo.ResultExtended = o.resultExtended
 	bo.IDPrefix = workloads.IDMarker
 	bo.Force = o.force
-	bo.CallerPool = o.callerPool
-	bo.ConnectTimeout = o.connectTimeout
 
 	// Open and prepare every backend before measuring any, so a bad URL
 	// fails in seconds, not after the first backend's run.
@@ -330,9 +353,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}()
 	for _, u := range urls {
-		b, err := openBackend(ctx, u, bo)
+		b, err := workloads.OpenTarget(ctx, u, bo, wl)
 		if err != nil {
-			return err
+			return usageError{err}
 		}
 		opened = append(opened, b)
 	}
@@ -344,13 +367,22 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	base := workloads.RunOptions{
 		Callers: o.callers, Tasks: o.tasks, Duration: o.duration, Warmup: o.warmup,
 		PollInterval: o.pollInterval, TrackStarted: o.trackStarted, ResultExtended: o.resultExtended, ResultSizes: o.resultSizes,
-		TaskTimeout: o.taskTimeout, ProgressEvery: o.progressEvery, Poisson: o.arrivals == "poisson", MaxBacklog: o.maxBacklog,
+		TaskTimeout: o.taskTimeout, TaskTime: o.taskTime, DispatchDelay: o.dispatchDelay, PrefetchMultiplier: o.prefetch,
+		ProgressEvery: o.progressEvery, Interval: o.interval, Poisson: o.arrivals == "poisson", MaxBacklog: o.maxBacklog,
 	}
 	// One measurement per repetition, level and backend, interleaved so
 	// that machine drift spreads over all of them; each repetition starts
 	// the backends one further along, so none always runs right after the
 	// same one (a fixed order biases the comparison of two positions).
-	m := &measurer{ctx: ctx, o: o, wl: wl, run: run, stderr: stderr}
+	m := &measurer{ctx: ctx, o: o, wl: wl, run: run, stderr: stderr, planned: o.count * len(o.levels) * len(opened),
+		sameName: map[string]bool{}}
+	names := map[string]int{}
+	for _, u := range urls {
+		names[backendName(u)]++
+	}
+	for name, k := range names {
+		m.sameName[name] = k > 1
+	}
 	var runErr error
 	n := 0
 loop:
@@ -386,16 +418,34 @@ loop:
 	}
 	run.Ended = time.Now()
 	if len(run.Results) > 0 {
-		if err := format(out, run); err != nil {
+		if err := format.WriteRun(out, run, results.RenderOptions{}); err != nil {
 			return err
 		}
 		if hdrLog != nil {
-			if err := results.WriteHDRLog(hdrLog, run); err != nil {
+			hl, _ := results.LookupArtefact("hdrlog")
+			if err := hl.Run(hdrLog, run); err != nil {
 				return fmt.Errorf("--hdr-log: %w", err)
 			}
 		}
+		if !o.noSave {
+			saveRun(run, stderr)
+		}
 	}
 	return runErr
+}
+
+// saveRun saves run in the run store and says where on stderr; a run
+// that cannot be saved is still printed, with a warning.
+func saveRun(run *results.Run, stderr io.Writer) {
+	dir, err := results.RunDir()
+	if err == nil {
+		var path string
+		if path, err = results.SaveRun(dir, run); err == nil {
+			fmt.Fprintf(stderr, "bench: run saved to %s (bench report renders it again)\n", path)
+			return
+		}
+	}
+	fmt.Fprintf(stderr, "bench: warning: the run was not saved in the run store: %v\n", err)
 }
 
 // measurer runs one measurement at a time and turns it into a Result.
@@ -405,188 +455,58 @@ type measurer struct {
 	wl     workloads.Workload
 	run    *results.Run
 	stderr io.Writer
+	// planned is the number of measurements of the run's plan (backends ×
+	// levels × repetitions; an --slo search's probes come after), started
+	// the number begun so far: the progress line's k/N and ETA.
+	planned, started int
+	// sameName holds the backend names that more than one URL of the run
+	// has: their progress lines name the (redacted) URL instead.
+	sameName map[string]bool
 }
 
 // measure runs wl once against b and returns its Result. stop is set when
 // the whole run must end (a signal, or an error).
 func (m *measurer) measure(b backends.Backend, url string, servers []*server, i int, ro workloads.RunOptions,
 	level string, rep int) (*results.Result, bool, error) {
-	name := backendName(url)
-	label := name
+	t := workloads.Target{Backend: b, URL: url, Name: backendName(url)}
+	if i < len(servers) && servers[i].embedded != nil {
+		e := servers[i].embedded
+		t.Standin = &backends.ServerInfo{Product: e.Product, Version: e.Version, Embedded: true}
+	}
+	label := t.Name
+	if m.sameName[t.Name] {
+		label = backends.Redact(url)
+	}
 	if level != "" {
 		label += " " + level
 	}
+	m.started++
 	if m.o.progressEvery > 0 {
-		ro.Progress = progressPrinter(m.stderr, label)
-	}
-	prefix := workloads.RunPrefix(ro.Seed)
-	if err := checkLeftovers(m.ctx, b, ro.Seed, m.o); err != nil {
-		return nil, true, err
-	}
-	// What the server pays: its counters at the window's start and end,
-	// and, for what the results it keeps cost, with no session open before
-	// the run and after it (before cleanup).
-	var before, after, idleBefore, idleAfter backends.ServerStats
-	var snap func(into *backends.ServerStats) func()
-	sr, hasStats := b.(backends.StatsReader)
-	if hasStats && !(i < len(servers) && servers[i].embedded != nil) { // a stand-in's counters mean nothing
-		snap = func(into *backends.ServerStats) func() {
-			return func() {
-				sctx, cancel := context.WithTimeout(m.ctx, 5*time.Second)
-				defer cancel()
-				if s, err := sr.ServerStats(sctx); err == nil {
-					*into = s
-				}
-			}
+		pl := progressLine{name: label}
+		if m.started <= m.planned && m.planned > 1 {
+			pl.k, pl.n = m.started, m.planned
 		}
-		ro.AtWindowStart, ro.AtWindowEnd = snap(&before), snap(&after)
-		snap(&idleBefore)()
+		if m.o.tasks == 0 && pl.n > 0 {
+			pl.after = time.Duration(pl.n-pl.k) * (m.o.warmup + m.o.duration)
+		}
+		ro.Progress = progressPrinter(m.stderr, pl)
 	}
-	oc, err := workloads.Run(m.ctx, m.wl, b, ro)
+	res, err := workloads.Measure(m.ctx, t, m.wl, ro, workloads.Measurement{
+		Workload: m.o.workload, Level: level, Rep: rep, Keep: m.o.keep, Force: m.o.force, Log: m.stderr})
 	if m.o.progressEvery > 0 {
 		fmt.Fprintln(m.stderr)
 	}
-	if snap != nil && oc != nil && !oc.Interrupted {
-		// The sessions' connections have closed; give the server a moment
-		// to have seen it, so their buffers are not counted as results.
-		if sleepCtx(m.ctx, 100*time.Millisecond) {
-			snap(&idleAfter)()
-		}
-	}
-	cleanup(b, prefix, m.o, m.stderr, label)
-	if oc == nil {
-		return nil, true, fmt.Errorf("%s: %w", name, err)
-	}
-	info := b.Server()
-	srv := results.Server{Product: info.Product, Version: info.Version, Embedded: info.Embedded}
-	if i < len(servers) && servers[i].embedded != nil {
-		e := servers[i].embedded
-		srv = results.Server{Product: e.Product, Version: e.Version, Embedded: true}
-	}
-	res := &results.Result{
-		Backend: backends.Redact(url), Name: name, Workload: m.o.workload, Level: level, Rep: rep,
-		Server: srv, Start: oc.Start, End: oc.End, Ops: oc.Ops, Interrupted: oc.Interrupted,
-	}
-	if before != nil && after != nil {
-		var tasks int64
-		if op, ok := res.Op(m.wl.PrimaryOp()); ok {
-			tasks = op.Count()
-		}
-		per := backends.PerTask(before, after, tasks)
-		if mem, ok := backends.ResultMemory(idleBefore, idleAfter); ok {
-			// Listed after server CPU, where a reader compares backends' costs.
-			at := 0
-			if len(per) > 0 && per[0].Name == "server CPU per task" {
-				at = 1
-			}
-			per = slices.Insert(per, at, mem)
-		}
-		for _, st := range per {
-			res.Stats = append(res.Stats, results.ServerStat{Name: st.Name, Unit: st.Unit, Value: st.Value, PerTask: true})
-		}
-		for _, st := range backends.DiffStats(before, after) {
-			res.Stats = append(res.Stats, results.ServerStat{Name: st.Name, Unit: st.Unit, Value: st.Value})
-		}
-	}
-	if oc.Overloaded != "" {
-		res.Notes = append(res.Notes, oc.Overloaded)
-	}
-	if ro.Rate > 0 {
-		if note := achievedRate(oc, ro.Rate); note != "" {
-			res.Notes = append(res.Notes, note)
-		}
+	if errors.Is(err, workloads.ErrLeftovers) {
+		err = usageError{err}
 	}
 	if err != nil {
-		return res, true, fmt.Errorf("%s: %w", name, err)
+		return res, true, err
 	}
-	if oc.Interrupted {
+	if res.Interrupted {
 		m.run.Interrupt = "stopped by a signal"
 		return res, true, nil
 	}
 	return res, false, nil
-}
-
-// sleepCtx sleeps for d and reports whether ctx is still live.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// achievedRate returns a warning when an open loop's callers started more
-// than 1% fewer of the window's arrivals per second than were asked for
-// (they fell behind), and "" otherwise.
-func achievedRate(oc *workloads.Outcome, rate float64) string {
-	if oc.Planned <= 0 {
-		return ""
-	}
-	got := float64(oc.Served) / oc.Planned.Seconds()
-	if got < 0.99*rate {
-		return fmt.Sprintf("achieved %s tasks/s, %.1f%% short of the %s asked for", results.Rate(got), 100*(1-got/rate), results.Rate(rate))
-	}
-	return ""
-}
-
-// openBackend opens and prepares one backend within the connect timeout.
-func openBackend(ctx context.Context, u string, bo backends.Options) (backends.Backend, error) {
-	cctx, cancel := context.WithTimeout(ctx, bo.ConnectTimeout)
-	defer cancel()
-	b, err := backends.Open(cctx, u, bo)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	if err := b.Prepare(cctx); err != nil {
-		b.Close()
-		if errors.Is(err, backends.ErrForeignData) {
-			return nil, usagef("%s: %v", backends.Redact(u), err)
-		}
-		return nil, usageError{err}
-	}
-	return b, nil
-}
-
-// checkLeftovers refuses to run when results of an earlier run with the same
-// seed are still stored (a --keep run): Celery's dedupe would skip writes and
-// change the traffic. With --force they are deleted first.
-func checkLeftovers(ctx context.Context, b backends.Backend, seed uint64, o *runOpts) error {
-	prefix := workloads.RunPrefix(seed)
-	if !o.force {
-		c, err := b.NewCaller(ctx, backends.Discard)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		first := workloads.FirstTaskID(seed)
-		m, err := c.GetTaskMeta(ctx, first)
-		if err != nil {
-			return err
-		}
-		if m.Status != backends.Pending {
-			return usagef("results of an earlier run with seed %d are still stored (ids %s...); use another --seed, or --force to delete them first", seed, prefix)
-		}
-		return nil
-	}
-	_, err := b.Cleanup(ctx, prefix)
-	return err
-}
-
-// cleanup deletes what the run wrote unless --keep. It runs even after an
-// interrupt, with a context of its own.
-func cleanup(b backends.Backend, prefix string, o *runOpts, stderr io.Writer, name string) {
-	if o.keep {
-		fmt.Fprintf(stderr, "%s: kept the results of this run (ids starting %s)\n", name, prefix)
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if _, err := b.Cleanup(ctx, prefix); err != nil {
-		fmt.Fprintf(stderr, "%s: could not delete this run's results (ids starting %s): %v\n", name, prefix, err)
-	}
 }
 
 // backendName is the short label of a backend URL: its implementation name.
@@ -598,27 +518,66 @@ func backendName(u string) string {
 	return m.Name
 }
 
+// progressLine is what a progress line says besides the run's figures:
+// the measurement's label, its place k of n in the plan (n 0 when it has
+// none), and the planned time of the measurements after it (ETA).
+type progressLine struct {
+	name  string
+	k, n  int
+	after time.Duration
+}
+
 // progressPrinter returns a Progress callback printing one line per tick on
-// stderr, rewriting it in place on a terminal.
-func progressPrinter(stderr io.Writer, name string) func(workloads.Progress) {
+// stderr, rewriting it in place on a terminal: where the measurement is,
+// its tasks and errors so far, the last interval's rate, p50, p99 and
+// errors, and the time left over the whole plan.
+func progressPrinter(stderr io.Writer, pl progressLine) func(workloads.Progress) {
 	tty := isTerminal(stderr)
 	return func(p workloads.Progress) {
-		phase := "measuring"
-		if p.Warmup {
-			phase = "warming up"
-		}
-		of := ""
-		if p.Total > 0 {
-			of = " of " + p.Total.Round(time.Second).String()
-		}
-		line := fmt.Sprintf("%s: %s %s%s, %s tasks, %s errors", name, phase, p.Elapsed.Round(time.Second), of,
-			results.Count(p.Tasks), results.Count(p.Errors))
-		if tty {
-			fmt.Fprintf(stderr, "\r\033[K%s", line)
-		} else {
-			fmt.Fprintln(stderr, line)
-		}
+		fmt.Fprint(stderr, formatProgress(pl, p, tty))
 	}
+}
+
+// formatProgress is one progress line, "\r\033[K" first on a terminal and
+// a newline last elsewhere.
+func formatProgress(pl progressLine, p workloads.Progress, tty bool) string {
+	phase := "measuring"
+	if p.Warmup {
+		phase = "warming up"
+	}
+	of := ""
+	if p.Total > 0 {
+		of = " of " + p.Total.Round(time.Second).String()
+	}
+	var b strings.Builder
+	if tty {
+		b.WriteString("\r\033[K")
+	}
+	b.WriteString(pl.name)
+	if pl.n > 0 {
+		fmt.Fprintf(&b, " [%d/%d]", pl.k, pl.n)
+	}
+	fmt.Fprintf(&b, ": %s %s%s, %s tasks, %s errors", phase, p.Elapsed.Round(time.Second), of,
+		results.Count(p.Tasks), results.Count(p.Errors))
+	if l := p.Last; l != nil {
+		warm := ""
+		if l.Index < 0 {
+			warm = ", warm-up"
+		}
+		fmt.Fprintf(&b, " | last %s%s: %s/s", l.Length, warm, results.Rate(l.Rate))
+		if l.Count > 0 {
+			fmt.Fprintf(&b, " p50 %s p99 %s", results.Nanos(l.P50), results.Nanos(l.P99))
+		}
+		fmt.Fprintf(&b, " %s errors", results.Count(l.Errors))
+	}
+	if p.Total > 0 && pl.n > 0 {
+		left := max(p.Total-p.Elapsed, 0) + pl.after
+		fmt.Fprintf(&b, " | ETA %s", left.Round(time.Second))
+	}
+	if !tty {
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 func isTerminal(w io.Writer) bool {

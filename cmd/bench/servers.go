@@ -8,14 +8,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/celery-bench/bench/backends/embedded"
+	"github.com/celery-bench/bench/backends/standin"
 )
 
 // server is a backend server bench uses by default: the local one when it
 // answers, an embedded stand-in otherwise.
 type server struct {
 	URL      string
-	embedded *embedded.Server // nil for a real server
+	embedded *standin.Server // nil for a real server
 	close    func() error
 }
 
@@ -37,7 +37,7 @@ func defaultServers(ctx context.Context, timeout time.Duration, stderr io.Writer
 		{DefaultRedisURL, "127.0.0.1:6379", "Redis", startEmbeddedRedis},
 		{DefaultMySQLURL, "127.0.0.1:3306", "MySQL", startEmbeddedMySQL},
 	} {
-		if embedded.Reachable(ctx, d.addr, min(timeout, time.Second)) {
+		if standin.Reachable(ctx, d.addr, min(timeout, time.Second)) {
 			out = append(out, &server{URL: d.url})
 			continue
 		}
@@ -55,7 +55,7 @@ func defaultServers(ctx context.Context, timeout time.Duration, stderr io.Writer
 }
 
 func startEmbeddedRedis(ctx context.Context) (*server, error) {
-	s, err := embedded.StartRedis(ctx)
+	s, err := standin.StartRedis(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func startEmbeddedRedis(ctx context.Context) (*server, error) {
 
 func startEmbeddedMySQL(ctx context.Context) (*server, error) {
 	u, _ := url.Parse(DefaultMySQLURL)
-	s, err := embedded.StartMySQL(ctx, strings.TrimPrefix(u.Path, "/"))
+	s, err := standin.StartMySQL(ctx, strings.TrimPrefix(u.Path, "/"))
 	if err != nil {
 		return nil, err
 	}
