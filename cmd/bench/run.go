@@ -278,6 +278,19 @@ func (o *runOpts) summary() string {
 	return s + loop + " · bench " + version() + ", " + runtime.Version() + ", " + platform()
 }
 
+// backendOptions are the backends.Options the run's flags ask for.
+func (o *runOpts) backendOptions() backends.Options {
+	bo := backends.DefaultOptions
+	bo.Celery, _ = backends.ParseVersion(o.celery)
+	bo.ResultExpires = o.resultExpires
+	bo.ResultExtended = o.resultExtended
+	bo.CallerPool = o.callerPool
+	bo.ConnectTimeout = o.connectTimeout
+	bo.IDPrefix = workloads.IDMarker
+	bo.Force = o.force
+	return bo
+}
+
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, o := newRunFlags()
 	if err := parseFlags(fs, args, stdout); err != nil {
@@ -337,12 +350,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 
-	bo := backends.DefaultOptions
-	bo.Celery, _ = backends.ParseVersion(o.celery)
-	bo.ResultExpires = o.resultExpires
-	bo.ResultExtended = o.resultExtended
-	bo.IDPrefix = workloads.IDMarker
-	bo.Force = o.force
+	bo := o.backendOptions()
 
 	// Open and prepare every backend before measuring any, so a bad URL
 	// fails in seconds, not after the first backend's run.
