@@ -20,6 +20,12 @@ const (
 	exitOK    = 0
 	exitFail  = 1 // the run itself failed
 	exitUsage = 2 // bad input, or a server that cannot be used
+	// exitThreshold: the run completed but a --threshold failed; the
+	// results were printed and saved.
+	exitThreshold = 3
+	// exitIncomplete: the run did not complete (interrupted, overloaded, a
+	// backend stopped on errors); the partial results were printed and saved.
+	exitIncomplete = 4
 )
 
 // usageError is an error the user can fix by changing the command line or
@@ -28,6 +34,19 @@ type usageError struct{ err error }
 
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
+
+// thresholdError is a failed --threshold; it exits with exitThreshold.
+type thresholdError struct{ err error }
+
+func (e thresholdError) Error() string { return e.err.Error() }
+func (e thresholdError) Unwrap() error { return e.err }
+
+// incompleteError is a run that ended before its plan was done; it exits
+// with exitIncomplete.
+type incompleteError struct{ err error }
+
+func (e incompleteError) Error() string { return e.err.Error() }
+func (e incompleteError) Unwrap() error { return e.err }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
@@ -89,6 +108,13 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.As(err, new(usageError)):
 		fmt.Fprintf(stderr, "bench: %s\n", backends.Scrub(err.Error()))
 		return exitUsage
+	case errors.As(err, new(incompleteError)):
+		// Before thresholds: a threshold over an incomplete run says little.
+		fmt.Fprintf(stderr, "bench: %s\n", backends.Scrub(err.Error()))
+		return exitIncomplete
+	case errors.As(err, new(thresholdError)):
+		fmt.Fprintf(stderr, "bench: %s\n", backends.Scrub(err.Error()))
+		return exitThreshold
 	default:
 		fmt.Fprintf(stderr, "bench: %s\n", backends.Scrub(err.Error()))
 		return exitFail
