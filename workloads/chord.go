@@ -87,6 +87,11 @@ func (ch *chord) Validate() error {
 func (ch *chord) Ops() []string { return []string{OpChord, OpChordUnlockDelay, OpChordBody} }
 func (ch *chord) Start() Load   { return ch }
 
+// Describe states the header size and result_chord_ordered (Describer).
+func (ch *chord) Describe() string {
+	return fmt.Sprintf("chord of %d + body · result_chord_ordered %v", ch.size, ch.ordered)
+}
+
 // unlockTask returns one run of celery.chord_unlock as a task for the
 // workers, and the channel its outcome arrives on: true when every header
 // member was ready. It runs on the worker's session when that can run it

@@ -88,6 +88,12 @@ func (w *cleanup) Ops() []string { return []string{OpRoundtrip, OpRoundtripDurin
 
 func (w *cleanup) Start() Load { return &cleanupRun{cfg: w} }
 
+// Describe states the pre-filled expired rows and when backend_cleanup
+// runs (Describer).
+func (w *cleanup) Describe() string {
+	return fmt.Sprintf("%d expired results · backend_cleanup after %s", w.expired, w.after)
+}
+
 // Sweeps makes a cleanup run refuse a target holding foreign results: its
 // DELETE, like Celery's, takes every result done before the cutoff.
 func (w *cleanup) Sweeps() string {

@@ -118,6 +118,11 @@ func (w *failure) SetFromFile(f *WorkloadFile) error {
 }
 func (w *failure) Start() Load { return w }
 
+// Describe states the failure and retry rates and the traceback size (Describer).
+func (w *failure) Describe() string {
+	return fmt.Sprintf("failure_rate %g · retry_rate %g · traceback %s", w.failureRate, w.retryRate, describeBytes(w.tracebackSize))
+}
+
 // configure sets t's outcome by two draws from the caller's generator.
 func (w *failure) configure(c *Caller, t *Task) error {
 	if w.fail == nil {

@@ -53,6 +53,15 @@ func (g *group) Validate() error {
 func (g *group) Ops() []string { return []string{OpGroupJoin} }
 func (g *group) Start() Load   { return g }
 
+// Describe states the group size and whether groups are saved (Describer).
+func (g *group) Describe() string {
+	s := fmt.Sprintf("group of %d", g.size)
+	if g.save {
+		s += " · GroupResult.save"
+	}
+	return s
+}
+
 // sendMember is what group._apply_tasks does per member on a caller:
 // send_task runs on_task_call (Redis: SUBSCRIBE) and publishes the task;
 // the AsyncResult it returned is dropped at once (__del__: UNSUBSCRIBE),

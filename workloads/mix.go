@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,6 +44,7 @@ type mix struct {
 	comps        []component
 	total        int
 	payloads     []string // nil: the run's
+	file         *WorkloadFile
 	pollInterval time.Duration
 	taskTimeout  time.Duration
 	taskTime     *Dist // nil: the run's --task-time
@@ -143,6 +145,7 @@ func (m *mix) Validate() error {
 		m.comps = append(m.comps, comp)
 		m.total += e.Weight
 	}
+	m.file = file
 	if file != nil {
 		if err := file.checkUsed(entries); err != nil {
 			return err
@@ -154,6 +157,60 @@ func (m *mix) Validate() error {
 		m.taskTime, m.delay = file.TaskTime, file.DispatchDelay
 	}
 	return nil
+}
+
+// Describe states the mix's weights, its components' settings and what
+// its workload file set (Describer): "mix roundtrip 70 %, polling 30 % ·
+// from mix.yaml: poll_interval 20ms".
+func (m *mix) Describe() string {
+	var b strings.Builder
+	b.WriteString("mix ")
+	for i, c := range m.comps {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %s %%", c.name, strconv.FormatFloat(100*float64(c.weight)/float64(m.total), 'g', 3, 64))
+	}
+	for _, c := range m.comps {
+		if d := Describe(c.w); d != "" {
+			fmt.Fprintf(&b, " · %s: %s", c.name, strings.ReplaceAll(d, " · ", ", "))
+		}
+	}
+	f := m.file
+	if f == nil {
+		return b.String()
+	}
+	var set []string // result_size shows in the run's result sizes (SizesSource)
+	if f.PollInterval > 0 {
+		set = append(set, "poll_interval "+f.PollInterval.String())
+	}
+	if f.TaskTimeout > 0 {
+		set = append(set, "task_timeout "+f.TaskTimeout.String())
+	}
+	if f.TaskTime != nil {
+		set = append(set, "task_time "+f.TaskTime.String())
+	}
+	for _, c := range m.comps {
+		if c.taskTime != nil {
+			set = append(set, "task_time of "+c.name+" "+c.taskTime.String())
+		}
+	}
+	if f.DispatchDelay != nil {
+		set = append(set, "dispatch_delay "+f.DispatchDelay.String())
+	}
+	if len(set) > 0 {
+		fmt.Fprintf(&b, " · from %s: %s", filepath.Base(f.Path), strings.Join(set, " · "))
+	}
+	return b.String()
+}
+
+// ResultSizes reports the workload file's result_size, which replaces the
+// run's --result-size (SizesSource).
+func (m *mix) ResultSizes() (Sizes, bool) {
+	if m.file == nil || m.file.ResultSizes == nil {
+		return Sizes{}, false
+	}
+	return *m.file.ResultSizes, true
 }
 
 // component returns the named workload configured for the mix: the file's

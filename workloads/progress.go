@@ -54,6 +54,9 @@ func (w *progress) SetFromFile(f *WorkloadFile) error {
 }
 func (w *progress) Start() Load { return w }
 
+// Describe states the PROGRESS writes per task (Describer).
+func (w *progress) Describe() string { return fmt.Sprintf("progress_updates %d", w.updates) }
+
 func (w *progress) Call(ctx context.Context, c *Caller) error {
 	t := c.NewTask()
 	t.Progress = w.updates

@@ -216,3 +216,41 @@ func MakePayloads(seed uint64, s Sizes) []string {
 	}
 	return out
 }
+
+// Describe returns the distribution with its units, as a settings echo
+// shows it: "64 B", "16 B–1 KiB", "64 B 70 %, 4 KiB 30 %".
+func (s Sizes) Describe() string {
+	if len(s.parts) == 0 {
+		return "0 B"
+	}
+	var b strings.Builder
+	for i, p := range s.parts {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(describeBytes(p.lo))
+		if p.hi != p.lo {
+			b.WriteString("–")
+			b.WriteString(describeBytes(p.hi))
+		}
+		if len(s.parts) > 1 {
+			fmt.Fprintf(&b, " %s %%", strconv.FormatFloat(100*float64(p.weight)/float64(s.total), 'g', 3, 64))
+		}
+	}
+	return b.String()
+}
+
+// describeBytes writes n bytes in the largest unit that divides it.
+func describeBytes(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.Itoa(n>>20) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.Itoa(n>>10) + " KiB"
+	case n >= 1000*1000 && n%(1000*1000) == 0:
+		return strconv.Itoa(n/(1000*1000)) + " MB"
+	case n >= 1000 && n%1000 == 0:
+		return strconv.Itoa(n/1000) + " KB"
+	}
+	return strconv.Itoa(n) + " B"
+}

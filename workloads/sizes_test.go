@@ -101,3 +101,30 @@ func TestMakePayloads(t *testing.T) {
 		t.Error("payloads differ with the same seed")
 	}
 }
+
+// TestSizesDescribe checks the settings echo of result sizes: units, ranges
+// and the share of each entry of a weighted list.
+func TestSizesDescribe(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"64", "64 B"},
+		{"4KiB", "4 KiB"},
+		{"4096", "4 KiB"},
+		{"1MiB", "1 MiB"},
+		{"2KB", "2 KB"},
+		{"0", "0 B"},
+		{"16-1024", "16 B–1 KiB"},
+		{"64:70,4096:30", "64 B 70 %, 4 KiB 30 %"},
+		{"16-64:1,1MiB:2", "16 B–64 B 33.3 %, 1 MiB 66.7 %"},
+	} {
+		s, err := ParseSizes(tc.in)
+		if err != nil {
+			t.Fatalf("ParseSizes(%q): %v", tc.in, err)
+		}
+		if got := s.Describe(); got != tc.want {
+			t.Errorf("ParseSizes(%q).Describe() = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	if got := (Sizes{}).Describe(); got != "0 B" {
+		t.Errorf("zero Sizes: %q", got)
+	}
+}

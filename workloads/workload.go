@@ -145,3 +145,25 @@ func Names() []string {
 	}
 	return out
 }
+
+// A Describer states the settings a workload runs with, for the run's
+// settings echo: its own flags' values and, for a workload built from a
+// workload file, what the file set. Describe returns them " · "-separated
+// with their units, or "" when there is nothing to add.
+type Describer interface {
+	Describe() string
+}
+
+// A SizesSource is a workload whose results have sizes of its own (a
+// workload file's result_size) instead of the run's --result-size.
+type SizesSource interface {
+	ResultSizes() (Sizes, bool)
+}
+
+// Describe returns w's settings echo, or "" when w states none.
+func Describe(w Workload) string {
+	if d, ok := w.(Describer); ok {
+		return d.Describe()
+	}
+	return ""
+}

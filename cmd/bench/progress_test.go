@@ -103,3 +103,44 @@ func TestReportImages(t *testing.T) {
 		}
 	}
 }
+
+// TestSettingsEcho: the settings a run prints are what ran, in every
+// format: a workload file's result sizes (with units, not the flag's
+// default) and lifecycle settings, and a workload's own flags.
+func TestSettingsEcho(t *testing.T) {
+	file := filepath.Join("..", "..", "workloads", "testdata", "mix.yaml")
+	for _, format := range []string{"text", "markdown", "benchfmt", "json"} {
+		var out, errb bytes.Buffer
+		args := []string{"--backend", "memory://", "-w", "mix", "--workload-file", file, "-d", "200ms", "--warmup", "0",
+			"--progress", "0", "--no-save", "--format", format}
+		if code := bench(t.Context(), args, &out, &errb); code != exitOK {
+			t.Fatalf("%s: exit %d: %s", format, code, errb.String())
+		}
+		for _, want := range []string{"result 64 B 70 %, 4 KiB 30 % (workload file)", "progress: progress_updates 3",
+			"failure_rate 0.5, retry_rate 0.2, traceback 2 KiB", "from mix.yaml: poll_interval 20ms · task_timeout 30s"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%s output lacks %q:\n%s", format, want, firstLines(out.String(), 4))
+			}
+		}
+	}
+	var out, errb bytes.Buffer
+	args := []string{"--backend", "memory://", "-w", "group", "--group-size", "7", "--result-size", "16-1KiB", "-d", "200ms",
+		"--warmup", "0", "--progress", "0", "--no-save"}
+	if code := bench(t.Context(), args, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if want := "result 16 B–1 KiB · Celery"; !strings.Contains(out.String(), want) {
+		t.Errorf("output lacks %q:\n%s", want, firstLines(out.String(), 2))
+	}
+	if want := "· group of 7 ·"; !strings.Contains(out.String(), want) {
+		t.Errorf("output lacks %q:\n%s", want, firstLines(out.String(), 2))
+	}
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	return strings.Join(lines, "\n")
+}

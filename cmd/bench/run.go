@@ -240,13 +240,24 @@ func (o *runOpts) options(fs *pflag.FlagSet) []results.Option {
 	return out
 }
 
-func (o *runOpts) summary() string {
+// summary is the run's settings echo: what ran, with units, including
+// what the workload's own flags or workload file set.
+func (o *runOpts) summary(wl workloads.Workload) string {
 	load := fmt.Sprintf("%s after %s warm-up", o.duration, o.warmup)
 	if o.tasks > 0 {
 		load = fmt.Sprintf("%d tasks after %s warm-up", o.tasks, o.warmup)
 	}
-	s := fmt.Sprintf("workload %s · %d callers · %s workers · %s · result %s B · Celery %s · seed %d",
-		o.workload, o.callers, o.workers, load, o.resultSizes.String(), o.celery, o.seed)
+	sizes := o.resultSizes.Describe()
+	if src, ok := wl.(workloads.SizesSource); ok {
+		if sz, ok := src.ResultSizes(); ok {
+			sizes = sz.Describe() + " (workload file)"
+		}
+	}
+	s := fmt.Sprintf("workload %s · %d callers · %s workers · %s · result %s · Celery %s · seed %d",
+		o.workload, o.callers, o.workers, load, sizes, o.celery, o.seed)
+	if d := workloads.Describe(wl); d != "" {
+		s += " · " + d
+	}
 	if o.trackStarted {
 		s += " · track_started"
 	}
@@ -370,7 +381,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 	run := &results.Run{
 		Format: results.FormatVersion, Bench: version(), Go: runtime.Version(), Platform: platform(),
-		Started: time.Now(), Seed: o.seed, Options: o.options(fs), Summary: o.summary(),
+		Started: time.Now(), Seed: o.seed, Options: o.options(fs), Summary: o.summary(wl),
 	}
 	base := workloads.RunOptions{
 		Callers: o.callers, Tasks: o.tasks, Duration: o.duration, Warmup: o.warmup,
