@@ -304,29 +304,13 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	format, _ := results.Lookup(o.format)
 	wl := o.instances[o.workload]
-	out := stdout
-	if o.output != "" {
-		f, err := os.OpenFile(o.output, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if errors.Is(err, os.ErrExist) {
-			return usagef("--output %s already exists; choose another name or remove it", o.output)
-		}
-		if err != nil {
-			return usageError{err}
-		}
-		defer f.Close()
-		out = f
+	// Output files are created only at the end (atomically); an existing
+	// one is refused now, before anything runs.
+	if err := refuseExisting("--output", o.output); err != nil {
+		return err
 	}
-	var hdrLog *os.File
-	if o.hdrLog != "" {
-		f, err := os.OpenFile(o.hdrLog, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if errors.Is(err, os.ErrExist) {
-			return usagef("--hdr-log %s already exists; choose another name or remove it", o.hdrLog)
-		}
-		if err != nil {
-			return usageError{err}
-		}
-		defer f.Close()
-		hdrLog = f
+	if err := refuseExisting("--hdr-log", o.hdrLog); err != nil {
+		return err
 	}
 	if o.seed == 0 {
 		o.seed = rand.Uint64()
@@ -426,17 +410,21 @@ loop:
 	}
 	run.Ended = time.Now()
 	if len(run.Results) > 0 {
-		if err := format.WriteRun(out, run, results.RenderOptions{}); err != nil {
-			return err
-		}
-		if hdrLog != nil {
-			hl, _ := results.LookupArtefact("hdrlog")
-			if err := hl.Run(hdrLog, run); err != nil {
-				return fmt.Errorf("--hdr-log: %w", err)
-			}
-		}
+		// Saved first: a run whose output file cannot be written is still
+		// in the store.
 		if !o.noSave {
 			saveRun(run, stderr)
+		}
+		if err := writeFlagOutput("--output", o.output, stdout, func(w io.Writer) error {
+			return format.WriteRun(w, run, results.RenderOptions{})
+		}); err != nil {
+			return err
+		}
+		if o.hdrLog != "" {
+			hl, _ := results.LookupArtefact("hdrlog")
+			if err := writeFlagOutput("--hdr-log", o.hdrLog, nil, func(w io.Writer) error { return hl.Run(w, run) }); err != nil {
+				return err
+			}
 		}
 	}
 	return runErr
