@@ -22,6 +22,9 @@ func (o *runOpts) parseThresholdFlag() error {
 	return nil
 }
 
+// sloLevelPrefix starts the level of every --slo probe's result.
+const sloLevelPrefix = "slo "
+
 // checkThresholds evaluates the run's thresholds into run.Thresholds, so
 // that every format prints them and the run file keeps them, and returns
 // the error the run ends with when any failed (exit 3).
@@ -29,7 +32,16 @@ func (o *runOpts) checkThresholds(run *results.Run, wl workloads.Workload) error
 	if len(o.thresholds) == 0 || len(run.Results) == 0 {
 		return nil
 	}
-	run.Thresholds = results.EvaluateThresholds(run, o.thresholds, workloads.PrimaryOp(wl))
+	// The probes of an --slo search are pushed past what a backend holds
+	// on purpose: the thresholds are about the planned measurements.
+	planned := *run
+	planned.Results = nil
+	for _, res := range run.Results {
+		if !strings.HasPrefix(res.Level, sloLevelPrefix) {
+			planned.Results = append(planned.Results, res)
+		}
+	}
+	run.Thresholds = results.EvaluateThresholds(&planned, o.thresholds, workloads.PrimaryOp(wl))
 	failed := results.FailedThresholds(run.Thresholds)
 	if len(failed) == 0 {
 		return nil
