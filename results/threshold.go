@@ -289,6 +289,9 @@ func measure(res *Result, t Threshold, primary string, opName *string) (float64,
 			}
 			return st.Value, FormatStat(st.Value) + " " + st.Unit, ""
 		}
+		if len(res.Stats) == 0 {
+			return 0, "", "no server figures (none exposed, or the server could not be read at the window's start or end)"
+		}
 		return 0, "", "the server reports no " + key
 	}
 	name := t.Op
