@@ -1,6 +1,11 @@
 package backends
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+)
 
 // A StatsReader is a Backend that can report what its server has spent:
 // memory, rows, commands, connections, CPU. It is optional; the harness
@@ -26,11 +31,19 @@ const (
 	// Counter only grows while the server runs (commands processed, rows
 	// read, CPU seconds); a difference subtracts.
 	Counter
+	// Identity tells one run of the server process from the next: when
+	// it started (StatServerStarted) or its run id (StatRunID, in Text).
+	// It is no figure of the traffic: DiffStats leaves it out, and
+	// Restarted compares it.
+	Identity
 )
 
 func (k StatKind) String() string {
-	if k == Counter {
+	switch k {
+	case Counter:
 		return "counter"
+	case Identity:
+		return "identity"
 	}
 	return "gauge"
 }
@@ -53,6 +66,8 @@ type Stat struct {
 	// include exactly one snapshot's worth between them; DiffStats
 	// subtracts it, so a difference counts the measured traffic alone.
 	Self float64
+	// Text is an Identity's value when it is not a number (a run id).
+	Text string
 }
 
 // ServerStats is one snapshot of a server's figures, in the backend's order
@@ -75,7 +90,52 @@ const (
 	// StatServerCPU is the CPU time (user + system, every thread) the
 	// server process has used since it started, in seconds (Counter).
 	StatServerCPU = "server_cpu"
+	// StatServerStarted is when the server process started, in seconds
+	// since the Unix epoch (Identity): the snapshot's clock less the
+	// server's uptime, so good to a second or so.
+	StatServerStarted = "server_started"
+	// StatRunID is the server's own id of its process's run (Identity,
+	// in Text): Redis's run_id, new at every start.
+	StatRunID = "run_id"
 )
+
+// ServerStarted returns the StatServerStarted figure of a server up for
+// uptime seconds at now.
+func ServerStarted(now time.Time, uptime float64) Stat {
+	return Stat{Name: StatServerStarted, Unit: "s", Kind: Identity, Value: float64(now.UnixNano())/1e9 - uptime}
+}
+
+// startedSlack is how far two StatServerStarted readings of one process
+// may differ: uptime is whole seconds, and the snapshot's clock is read
+// around the query.
+const startedSlack = 2.5
+
+// Restarted reports whether the server restarted between the snapshots
+// before and after, and how it shows: its run id changed, its uptime says
+// it started after before was taken, or (when it reports neither) a
+// counter went down. Server-cost figures derived from such snapshots mean
+// nothing.
+func Restarted(before, after ServerStats) (string, bool) {
+	if b, ok := before.Get(StatRunID); ok {
+		if a, ok := after.Get(StatRunID); ok && a.Text != b.Text {
+			return "its run_id changed", true
+		}
+	}
+	if b, ok := before.Get(StatServerStarted); ok {
+		if a, ok := after.Get(StatServerStarted); ok && a.Value-b.Value > startedSlack {
+			return fmt.Sprintf("its uptime says it started %.0f s after the first snapshot", math.Round(a.Value-b.Value)), true
+		}
+	}
+	for _, a := range after {
+		if a.Kind != Counter {
+			continue
+		}
+		if b, ok := before.Get(a.Name); ok && a.Value < b.Value {
+			return a.Name + " went down (a restart, or its statistics were reset)", true
+		}
+	}
+	return "", false
+}
 
 // DiffStats returns what the server did between two snapshots of it, in
 // after's order: for a Counter, after minus before minus one snapshot's own
@@ -86,6 +146,9 @@ const (
 func DiffStats(before, after ServerStats) ServerStats {
 	out := make(ServerStats, 0, len(after))
 	for _, a := range after {
+		if a.Kind == Identity {
+			continue
+		}
 		if a.Kind != Counter {
 			out = append(out, a)
 			continue

@@ -1,6 +1,10 @@
 package backends
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"time"
+)
 
 func TestDiffStats(t *testing.T) {
 	before := ServerStats{
@@ -92,6 +96,41 @@ func TestResultMemory(t *testing.T) {
 		}
 		if !ok || st.Name != "memory per result" || st.Unit != "bytes" || st.Value != c.want {
 			t.Errorf("%s: ResultMemory = %v, %v; want %v bytes", c.name, st, ok, c.want)
+		}
+	}
+}
+
+func TestRestarted(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	snap := func(runID string, at time.Time, uptime, cmds float64) ServerStats {
+		s := ServerStats{{Name: "cmds", Unit: "commands", Value: cmds, Kind: Counter}, ServerStarted(at, uptime)}
+		if runID != "" {
+			s = append(s, Stat{Name: StatRunID, Kind: Identity, Text: runID})
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		name          string
+		before, after ServerStats
+		want          string // "" for no restart
+	}{
+		{"same process", snap("a", now, 100, 5), snap("a", now.Add(10*time.Second), 110, 900), ""},
+		{"uptime rounding", snap("", now, 100, 5), snap("", now.Add(10*time.Second+900*time.Millisecond), 110, 900), ""},
+		{"run id", snap("a", now, 100, 5), snap("b", now.Add(10*time.Second), 110, 900), "run_id"},
+		// A restart 1 s into a 10 s window: the counters grew past their
+		// reading before, so only the uptime shows it.
+		{"uptime", snap("", now, 2, 5), snap("", now.Add(10*time.Second), 9, 900), "started 3 s after"},
+		{"counter down", ServerStats{{Name: "cmds", Value: 50, Kind: Counter}}, ServerStats{{Name: "cmds", Value: 3, Kind: Counter}}, "cmds went down"},
+	} {
+		why, ok := Restarted(tc.before, tc.after)
+		if ok != (tc.want != "") || !strings.Contains(why, tc.want) {
+			t.Errorf("%s: Restarted = %q, %v; want %q", tc.name, why, ok, tc.want)
+		}
+	}
+	d := DiffStats(snap("a", now, 1, 1), snap("a", now, 2, 2))
+	for _, st := range d {
+		if st.Kind == Identity {
+			t.Errorf("DiffStats kept the identity figure %s", st.Name)
 		}
 	}
 }

@@ -70,6 +70,15 @@ func WriteBenchfmt(w io.Writer, r *Run) error {
 			seen[res.Backend] = true
 			fmt.Fprintf(&b, "# backend=%s: %s, %s\n", labels[res.Backend], res.Backend, res.Server)
 		}
+		if res.ServerRestart != "" {
+			fmt.Fprintf(&b, "# backend=%s %s: %s (%s)\n", labels[res.Backend], res.Level, RestartNote, res.ServerRestart)
+		}
+		for _, o := range res.Outages {
+			fmt.Fprintf(&b, "# backend=%s %s rep %d: outage: %s\n", labels[res.Backend], res.Level, res.Rep, o)
+		}
+	}
+	for _, c := range r.Thresholds {
+		fmt.Fprintf(&b, "# threshold %s\n", c)
 	}
 
 	goos, goarch, cpus := splitPlatform(r.Platform)

@@ -93,10 +93,12 @@ type CompareOptions struct {
 // compareIgnored are the options two compared runs may differ in without
 // a warning: where they pointed (server URLs) and wrote their output, their
 // seeds, how many repetitions they took, and how they displayed progress
-// or treated leftovers. Every other option shapes the figures.
+// or treated leftovers, and the limits they were checked against
+// (--threshold). Every other option shapes the figures.
 var compareIgnored = map[string]bool{
 	"backend": true, "seed": true, "output": true, "hdr-log": true, "format": true,
 	"progress": true, "keep": true, "force": true, "connect-timeout": true, "count": true,
+	"threshold": true,
 }
 
 // SettingsDiff lists the options that differ between base and head other

@@ -82,6 +82,7 @@ func WriteText(w io.Writer, r *Run) error {
 			fmt.Fprintf(&b, "%s\n", f)
 		}
 	}
+	writeThresholdsText(&b, r)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -121,6 +122,12 @@ func reps(res *Result) string {
 func writeNotes(b *strings.Builder, res *Result) {
 	for _, n := range res.Notes {
 		fmt.Fprintf(b, "  note: %s\n", n)
+	}
+	if res.ServerRestart != "" {
+		fmt.Fprintf(b, "  note: %s (%s)\n", RestartNote, res.ServerRestart)
+	}
+	for _, o := range res.Outages {
+		fmt.Fprintf(b, "  outage: %s\n", o)
 	}
 	for _, o := range res.Ops {
 		for _, s := range o.ErrorSamples {
@@ -167,7 +174,14 @@ func WriteMarkdown(w io.Writer, r *Run) error {
 		for _, n := range rs[i].Notes {
 			fmt.Fprintf(&b, "\n- %s %s: %s\n", rs[i].Name, rs[i].Level, mdEscape(n))
 		}
+		if rs[i].ServerRestart != "" {
+			fmt.Fprintf(&b, "\n- %s %s: **%s** (%s)\n", rs[i].Name, rs[i].Level, RestartNote, mdEscape(rs[i].ServerRestart))
+		}
+		for _, o := range rs[i].Outages {
+			fmt.Fprintf(&b, "\n- %s %s: **outage**: %s\n", rs[i].Name, rs[i].Level, mdEscape(o.String()))
+		}
 	}
+	writeThresholdsMarkdown(&b, r)
 	if r.Interrupt != "" {
 		fmt.Fprintf(&b, "\n**Interrupted:** %s; the figures cover the time until then.\n", mdEscape(r.Interrupt))
 	}

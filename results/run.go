@@ -39,6 +39,9 @@ type Run struct {
 	Results    []Result  `json:"results"`               // one per backend, in run order
 	Interrupt  string    `json:"interrupted,omitempty"` // why the run stopped early
 	Findings   []string  `json:"findings,omitempty"`    // conclusions drawn over several results (SLO searches)
+	// Thresholds are the --threshold checks, per threshold and backend,
+	// evaluated on the measured window (EvaluateThresholds).
+	Thresholds []ThresholdCheck `json:"thresholds,omitempty"`
 }
 
 // NewRunID returns a random run id: 128 bits from crypto/rand, as 32
@@ -122,9 +125,34 @@ type Result struct {
 	// counters (none for backends that expose none). Combine keeps the
 	// first repetition's.
 	Stats ServerStats `json:"server_stats,omitempty"`
+	// ServerRestart says how the server was seen to restart between the
+	// window's two snapshots ("run_id changed"); Stats then holds no
+	// figure derived from them (RestartNote). "" when it did not.
+	ServerRestart string `json:"server_restart,omitempty"`
+	// Outages are the stretches of the window in which the primary op
+	// had no success (FindOutages).
+	Outages []Outage `json:"outages,omitempty"`
 	// Pipeline is the simulated pipeline's load (nil in run files from
 	// before it was recorded). Combine keeps the first repetition's.
 	Pipeline *Pipeline `json:"pipeline,omitempty"`
+}
+
+// RestartNote replaces the server-cost figures of a result whose server
+// restarted during the measured window: differences of its counters mean
+// nothing.
+const RestartNote = "server restarted during the run: server cost not measured"
+
+// Caveats are the result's notes, its server restart (RestartNote) and
+// its outages, one line each: what formats with one notes column print.
+func (r *Result) Caveats() []string {
+	out := slices.Clone(r.Notes)
+	if r.ServerRestart != "" {
+		out = append(out, RestartNote+" ("+r.ServerRestart+")")
+	}
+	for _, o := range r.Outages {
+		out = append(out, "outage: "+o.String())
+	}
+	return out
 }
 
 // Server describes the server behind a backend.
@@ -167,6 +195,7 @@ func (r *Run) Combine() []Result {
 			c.Ops = nil
 			c.mergeOps(res.Ops)
 			c.Notes = slices.Clone(c.Notes)
+			c.Outages = slices.Clone(c.Outages)
 			out = append(out, c)
 			stats = append(stats, statsAcc{})
 			stats[len(stats)-1].add(&res)
@@ -177,6 +206,10 @@ func (r *Run) Combine() []Result {
 		c.Interrupted = c.Interrupted || res.Interrupted
 		c.Rep++
 		c.mergeOps(res.Ops)
+		if c.ServerRestart == "" {
+			c.ServerRestart = res.ServerRestart
+		}
+		c.Outages = append(c.Outages, res.Outages...)
 		stats[i].add(&res)
 	}
 	for i := range out {

@@ -19,6 +19,7 @@ TARGETS='
 ./workloads FuzzParseWorkloadFile
 ./results FuzzReadJSON
 ./results FuzzParseGates
+./results FuzzParseThresholds
 ./cmd/bench FuzzParseLevels
 ./cmd/bench FuzzParseSLO
 '

@@ -114,7 +114,11 @@ func Measure(ctx context.Context, t Target, w Workload, ro RunOptions, m Measure
 	if op, ok := res.Op(PrimaryOp(w)); ok {
 		tasks = op.Count()
 	}
-	res.Stats = snaps.stats(tasks)
+	if why, restarted := snaps.restarted(); restarted {
+		res.ServerRestart = why // no server figure: they would be wrong
+	} else {
+		res.Stats = snaps.stats(tasks)
+	}
 	res.Pipeline = pipelineOf(oc, PrimaryOp(w), ro.Rate)
 	if oc.Overloaded != "" {
 		res.Notes = append(res.Notes, oc.Overloaded)
@@ -157,6 +161,15 @@ func (s *serverSnapshots) take(ctx context.Context, into *backends.ServerStats) 
 			*into = st
 		}
 	}
+}
+
+// restarted reports whether the server restarted between the window's
+// snapshots (backends.Restarted), and how that showed.
+func (s *serverSnapshots) restarted() (string, bool) {
+	if s.before == nil || s.after == nil {
+		return "", false
+	}
+	return backends.Restarted(s.before, s.after)
 }
 
 // stats returns the server's cost per task (with the memory per result

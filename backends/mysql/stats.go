@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -39,6 +40,7 @@ var globalStatus = []struct{ name, unit string }{
 	{"Innodb_data_fsyncs", "fsyncs"},
 	{"Bytes_received", "bytes"},
 	{"Bytes_sent", "bytes"},
+	{"Uptime", "s"}, // reported as backends.StatServerStarted
 }
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/<pid>/stat:
@@ -61,6 +63,8 @@ const clockTicks = 100
 //     Innodb_rows_*; MariaDB 10.6+ does not, and its Rows_read and
 //     Handler_write, _update and _delete count the rows of every engine
 //     (MariaDB's SEQUENCE engine included).
+//   - backends.StatServerStarted (Identity), from Uptime, which
+//     backends.Restarted compares.
 //   - backends.StatServerCPU (Counter, s): utime + stime of the server's
 //     process from /proc/<pid>/stat, when the server listens on a loopback
 //     address and its process is visible here: the pid in @@pid_file, or
@@ -140,6 +144,10 @@ func (b *backend) ServerStats(ctx context.Context) (backends.ServerStats, error)
 	for _, g := range globalStatus {
 		v, ok := status[strings.ToLower(g.name)]
 		if !ok {
+			continue
+		}
+		if g.name == "Uptime" {
+			out = append(out, backends.ServerStarted(time.Now(), v))
 			continue
 		}
 		var self float64

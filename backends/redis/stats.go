@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/celery-bench/bench/backends"
 )
@@ -26,6 +27,8 @@ var _ backends.StatsReader = (*backend)(nil)
 //   - used_cpu_sys, used_cpu_user and, on Redis 6.2+, their _main_thread
 //     forms (Counter, s), and backends.StatServerCPU, their sum (sys + user
 //     of the whole process).
+//   - backends.StatRunID and backends.StatServerStarted (Identity), from
+//     run_id and uptime_in_seconds, which backends.Restarted compares.
 //
 // The connection sends AUTH when the URL has credentials, then INFO:
 // no CLIENT SETINFO and no SELECT, since INFO's keyspace lists every db.
@@ -60,7 +63,30 @@ func (b *backend) ServerStats(ctx context.Context) (backends.ServerStats, error)
 	if b.cfg.auth {
 		self++
 	}
-	return parseInfo(s, b.cfg.db, self), nil
+	out := parseInfo(s, b.cfg.db, self)
+	return append(out, identity(s, time.Now())...), nil
+}
+
+// identity returns the figures of INFO server that tell one run of the
+// process from the next: run_id and, from uptime_in_seconds at now,
+// backends.StatServerStarted.
+func identity(info string, now time.Time) backends.ServerStats {
+	var out backends.ServerStats
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "run_id":
+			out = append(out, backends.Stat{Name: backends.StatRunID, Kind: backends.Identity, Text: v})
+		case "uptime_in_seconds":
+			if up, err := strconv.ParseFloat(v, 64); err == nil {
+				out = append(out, backends.ServerStarted(now, up))
+			}
+		}
+	}
+	return out
 }
 
 // parseInfo turns an INFO reply into figures, for db. cmdSelf is how many

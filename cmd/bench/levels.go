@@ -151,7 +151,7 @@ func (m *measurer) searchSLO(b backends.Backend, url string, servers []*server, 
 		ro.Rate = r
 		ro.Seed = o.seed + seed
 		seed++
-		res, stop, err := m.measure(b, url, servers, i, ro, "slo rate="+strconv.FormatFloat(r, 'g', 4, 64), 0)
+		res, stop, err := m.measure(b, url, servers, i, ro, sloLevelPrefix+"rate="+strconv.FormatFloat(r, 'g', 4, 64), 0)
 		if res == nil {
 			return false, err
 		}

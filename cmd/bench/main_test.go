@@ -69,6 +69,7 @@ func TestGolden(t *testing.T) {
 		{"bad-celery", []string{"--celery", "4.4"}},
 		{"bad-workload", []string{"-w", "nope"}},
 		{"bad-command", []string{"frobnicate"}},
+		{"bad-threshold", []string{"--backend", "memory://", "--threshold", "roundtrip.p99<50ms,p98<1s"}},
 		{"report-missing", []string{"report", "testdata/no-such-file.json"}},
 		{"inspect-help", []string{"help", "inspect"}},
 		{"inspect-pending", []string{"inspect", "memory://", "bec1e7e0-0000-4000-8000-000000000001", "--format", "json"}},

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/pflag"
 
@@ -64,24 +63,6 @@ func mergeCmd(args []string, stdout io.Writer) error {
 		return usagef("cannot merge: %v", err)
 	}
 	return writeOutput(o.output, stdout, func(w io.Writer) error { return results.WriteJSON(w, merged) })
-}
-
-// writeOutput writes with write to stdout when path is "", else to the new
-// file path, atomically (results.WriteFileAtomic): never overwriting, never
-// left empty or partial.
-func writeOutput(path string, stdout io.Writer, write func(io.Writer) error) error {
-	if path == "" {
-		return write(stdout)
-	}
-	err := results.WriteFileAtomic(path, write)
-	if errors.Is(err, os.ErrExist) {
-		return usagef("--output %s already exists; choose another name or remove it", path)
-	}
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return usageError{err}
-	}
-	return err
 }
 
 func quoted(s string) string {

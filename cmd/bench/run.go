@@ -37,6 +37,8 @@ type runOpts struct {
 	count          int
 	slo            *sloSpec
 	sloText        string
+	thresholdText  string
+	thresholds     []results.Threshold
 	levels         []level // parsed from workers and rate
 	tasks          int64
 	duration       time.Duration
@@ -79,6 +81,10 @@ func newRunFlags() (*pflag.FlagSet, *runOpts) {
 	fs.IntVar(&o.maxBacklog, "max-backlog", 0, "open loop: arrivals allowed to wait for a free caller before the run ends as overloaded\n(0: two seconds of arrivals)")
 	fs.IntVar(&o.count, "count", 1, "repeat the whole run this many times, interleaving backends and levels (for bench compare)")
 	fs.StringVar(&o.sloText, "slo", "", "after the run, search each backend for the highest open-loop rate that holds this\nobjective on the workload's task latency, e.g. 'p99<50ms' (metrics: mean, p50, p90, p99, p99.9, max)")
+	fs.StringVar(&o.thresholdText, "threshold", "", "fail the run (exit 3) unless every backend meets these limits on the measured window,\n"+
+		"e.g. 'roundtrip.p99<50ms,errors<0.1%,rate>500': [op.]stat<value, <=, > or >=; stats p50, p90, p95, p99,\n"+
+		"p99.9, max, mean (a duration), rate (per s), errors (a count or a %), cost.NAME (a server figure per task,\n"+
+		"e.g. cost.server_cpu<2ms); no op means the workload's task-level op")
 	fs.Int64Var(&o.tasks, "tasks", 0, "measure this many tasks per backend instead of running for --duration (0: use --duration)")
 	fs.DurationVarP(&o.duration, "duration", "d", 8*time.Second, "measured time per backend and level, after --warmup")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "time per backend and level run first and excluded from every figure")
@@ -127,7 +133,16 @@ Task ids start with %s; results bench did not write are never touched.
 Flags:
 %s
 Workloads:
-%s`, workloads.IDMarker, fs.FlagUsages(), workloadList())
+%s
+Exit codes:
+  0  every measurement completed (and every --threshold held)
+  1  bench failed (an error it could not recover from)
+  2  bad input: a flag, a URL, an output file that exists, a server that
+     cannot be used; nothing was run
+  3  a --threshold failed; the results were printed and saved
+  4  the run is incomplete (interrupted, overloaded, a backend stopped because
+     every operation failed); the partial results were printed and saved
+`, workloads.IDMarker, fs.FlagUsages(), workloadList())
 	}
 	return fs, o
 }
@@ -193,6 +208,9 @@ func (o *runOpts) validate() error {
 			return usageError{fmt.Errorf("--slo: %w", err)}
 		}
 		o.slo = spec
+	}
+	if err := o.parseThresholdFlag(); err != nil {
+		return err
 	}
 	if _, ok := backends.ParseVersion(o.celery); !ok {
 		return usagef("--celery %q is not supported; use one of %s", o.celery, versionList())
@@ -315,29 +333,13 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	format, _ := results.Lookup(o.format)
 	wl := o.instances[o.workload]
-	out := stdout
-	if o.output != "" {
-		f, err := os.OpenFile(o.output, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if errors.Is(err, os.ErrExist) {
-			return usagef("--output %s already exists; choose another name or remove it", o.output)
-		}
-		if err != nil {
-			return usageError{err}
-		}
-		defer f.Close()
-		out = f
+	// Output files are created only at the end (atomically); an existing
+	// one is refused now, before anything runs.
+	if err := refuseExisting("--output", o.output); err != nil {
+		return err
 	}
-	var hdrLog *os.File
-	if o.hdrLog != "" {
-		f, err := os.OpenFile(o.hdrLog, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if errors.Is(err, os.ErrExist) {
-			return usagef("--hdr-log %s already exists; choose another name or remove it", o.hdrLog)
-		}
-		if err != nil {
-			return usageError{err}
-		}
-		defer f.Close()
-		hdrLog = f
+	if err := refuseExisting("--hdr-log", o.hdrLog); err != nil {
+		return err
 	}
 	if o.seed == 0 {
 		o.seed = rand.Uint64()
@@ -436,19 +438,27 @@ loop:
 		}
 	}
 	run.Ended = time.Now()
+	thErr := o.checkThresholds(run, wl)
 	if len(run.Results) > 0 {
-		if err := format.WriteRun(out, run, results.RenderOptions{}); err != nil {
-			return err
-		}
-		if hdrLog != nil {
-			hl, _ := results.LookupArtefact("hdrlog")
-			if err := hl.Run(hdrLog, run); err != nil {
-				return fmt.Errorf("--hdr-log: %w", err)
-			}
-		}
+		// Saved first: a run whose output file cannot be written is still
+		// in the store.
 		if !o.noSave {
 			saveRun(run, stderr)
 		}
+		if err := writeFlagOutput("--output", o.output, stdout, func(w io.Writer) error {
+			return format.WriteRun(w, run, results.RenderOptions{})
+		}); err != nil {
+			return err
+		}
+		if o.hdrLog != "" {
+			hl, _ := results.LookupArtefact("hdrlog")
+			if err := writeFlagOutput("--hdr-log", o.hdrLog, nil, func(w io.Writer) error { return hl.Run(w, run) }); err != nil {
+				return err
+			}
+		}
+	}
+	if runErr == nil {
+		runErr = thErr
 	}
 	return runErr
 }
@@ -512,6 +522,7 @@ func (m *measurer) measure(b backends.Backend, url string, servers []*server, i 
 	}
 	res, err := workloads.Measure(m.ctx, t, m.wl, ro, workloads.Measurement{
 		Workload: m.o.workload, Level: level, Rep: rep, Keep: m.o.keep, Force: m.o.force, Log: m.stderr})
+	noteOutages(res, m.wl)
 	if m.o.progressEvery > 0 {
 		fmt.Fprintln(m.stderr)
 	}

@@ -52,7 +52,7 @@ func Write(w io.Writer, r *results.Run) error {
 	page.Cost = cost
 	for _, res := range r.Results {
 		if res.Rep == 0 {
-			page.Servers = append(page.Servers, serverData{Backend: res.Backend, Level: res.Level, Server: res.Server.String(), Notes: res.Notes})
+			page.Servers = append(page.Servers, serverData{Backend: res.Backend, Level: res.Level, Server: res.Server.String(), Notes: res.Caveats()})
 		}
 	}
 	var b bytes.Buffer

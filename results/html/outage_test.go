@@ -147,6 +147,15 @@ func TestOutageInTimeline(t *testing.T) {
 	if h.Max() < int64(1500*time.Millisecond) {
 		t.Errorf("the interval at %v (the outage's end) has max %v, want the ~2 s the stuck roundtrips waited", to.Truncate(time.Second), time.Duration(h.Max()))
 	}
+	// The outage summary finds it: one stretch without a roundtrip,
+	// within an interval of where the server was stopped.
+	res.Outages = results.FindOutages(&res, "roundtrip")
+	if len(res.Outages) != 1 {
+		t.Fatalf("outages %+v, want one", res.Outages)
+	}
+	if o := res.Outages[0]; o.From < from-time.Second || o.From > from+time.Second || o.To < to-time.Second || o.To > to+time.Second || o.Ongoing {
+		t.Errorf("outage %s, want about %v to %v", o, from, to)
+	}
 	var page bytes.Buffer
 	run := &results.Run{Format: results.FormatVersion, Summary: "outage test", Results: []results.Result{res}}
 	if err := Write(&page, run); err != nil {
@@ -154,5 +163,8 @@ func TestOutageInTimeline(t *testing.T) {
 	}
 	if !strings.Contains(page.String(), `data-chart="timeline"`) {
 		t.Error("the page has no timeline")
+	}
+	if !strings.Contains(page.String(), "outage: no successful roundtrip from ") {
+		t.Error("the page does not name the outage")
 	}
 }
