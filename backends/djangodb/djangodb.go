@@ -9,8 +9,8 @@
 // REPEATABLE-READ check, forget, GroupResult, delete_expired), Django's
 // connection set-up, and Django's connection life: a worker (prefork
 // child) opens a connection at a task's first write and closes it at
-// task_postrun under CONN_MAX_AGE=0 (the conn_max_age URL parameter
-// offers Django's CONN_MAX_AGE); a caller keeps one connection for its
+// task_postrun under CONN_MAX_AGE=0 (--django-conn-max-age, or the
+// conn_max_age URL parameter, offers Django's CONN_MAX_AGE); a caller keeps one connection for its
 // life. The result column holds the result serializer's text (JSON) with
 // content_type and content_encoding, and date_created/date_done are
 // written as Django writes them with USE_TZ=True (naive UTC strings).
@@ -165,6 +165,12 @@ func openBackend(ctx context.Context, u *url.URL, o backends.Options) (*backend,
 	cfg, err := parseURL(u)
 	if err != nil {
 		return nil, err
+	}
+	if _, given := u.Query()["conn_max_age"]; !given {
+		cfg.connMaxAge = o.DjangoConnMaxAge
+		if cfg.connMaxAge < 0 {
+			cfg.connMaxAge = -1
+		}
 	}
 	b := &backend{opts: o, cfg: cfg, now: time.Now}
 	if b.connector, err = mysql.NewConnector(cfg.driverConfig(cfg.database)); err != nil {
