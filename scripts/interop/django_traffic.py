@@ -63,7 +63,7 @@ def noop():
 '''
 
 # The lifecycles, in order; django_traffic_test.go plays the same ones through bench.
-LIFECYCLES = ['roundtrip', 'progress', 'failure', 'polling', 'forget']
+LIFECYCLES = ['roundtrip', 'progress', 'failure', 'polling', 'forget', 'group']
 
 
 def project(a, user):
@@ -115,6 +115,14 @@ def cmd_run(a):
         # polling: PENDING at 0, 0.5 and 1.0 s, SUCCESS at 1.5 s.
         r = djtasks.slow.delay(1.2); assert r.get(timeout=10, interval=0.5) == 'ok'; ids['polling'] = [r.id]
         r = djtasks.add.delay(1, 1); time.sleep(1.5); assert r.get(timeout=10) == 2; r.forget(); ids['forget'] = [r.id]
+        # group: GroupResult.save(), GroupResult.restore(), .delete() (caller only).
+        gid, members = str(uuid.uuid4()), [str(uuid.uuid4()) for _ in range(3)]
+        g = djtasks.app.GroupResult(gid, [djtasks.app.AsyncResult(m) for m in members])
+        g.save()
+        restored = djtasks.app.GroupResult.restore(gid)
+        assert [r.id for r in restored.results] == members, restored
+        g.delete()
+        ids['group'] = [gid] + members
         time.sleep(0.5)  # the worker's last task_postrun (its connection's Quit)
         print(json.dumps(ids), flush=True)
     finally:

@@ -4,7 +4,8 @@ package interop
 // 2.4 backend (Debian's python3-django 3.2, python3-django-celery-results 2.4, python3-mysqldb,
 // python3-celery 5.2.6) on a private MariaDB server (a scratch datadir on a free port, general log
 // on): django_traffic.py runs a prefork worker (DB user djw) and a caller (DB user djc) through the
-// lifecycles roundtrip, progress, failure, polling and forget; bench's worker and caller sessions
+// lifecycles roundtrip, progress, failure, polling, forget and group (GroupResult save, restore,
+// delete); bench's worker and caller sessions
 // then play the same lifecycles as the same users; the general log's statements are compared per
 // connection, in order, after ids, dates and primary keys are normalised. The normalised stream is
 // kept in testdata/django_traffic.golden (BENCH_UPDATE_GOLDEN=1 rewrites it). Finally Django reads
@@ -277,6 +278,19 @@ func benchLifecycles(t *testing.T, ctx context.Context, wb, cb backends.Backend)
 	end()
 	wait(id, backends.Success)
 	if err := c.Forget(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+
+	gid := newID("group")
+	members := []string{newID("member1"), newID("member2"), newID("member3")}
+	if err := backends.SaveGroup(ctx, c, gid, members); err != nil {
+		t.Fatal(err)
+	}
+	got, err := backends.RestoreGroup(ctx, c, gid)
+	if err != nil || strings.Join(got, ",") != strings.Join(members, ",") {
+		t.Fatalf("RestoreGroup = %v, %v; want %v", got, err, members)
+	}
+	if err := backends.DeleteGroup(ctx, c, gid); err != nil {
 		t.Fatal(err)
 	}
 	return ids
