@@ -154,3 +154,24 @@ func TestParseURL(t *testing.T) {
 		}
 	}
 }
+
+// TestServerStats: the snapshot has the table's figures and the server's counters.
+func TestServerStats(t *testing.T) {
+	b := openTest(t, testURL, backends.DefaultOptions)
+	var _ backends.StatsReader = b
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st, err := b.ServerStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, s := range st {
+		have[s.Name] = true
+	}
+	for _, name := range []string{"table_rows", "data_length", "index_length", "Connections", "Com_select", "Com_insert", "Com_commit"} {
+		if !have[name] {
+			t.Errorf("ServerStats lacks %s: %+v", name, st)
+		}
+	}
+}
