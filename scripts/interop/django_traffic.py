@@ -57,13 +57,17 @@ def slow(d):
     time.sleep(d)
     return 'ok'
 
+@app.task
+def tsum(xs):
+    return sum(xs)
+
 @app.task(ignore_result=True)
 def noop():
     return None
 '''
 
 # The lifecycles, in order; django_traffic_test.go plays the same ones through bench.
-LIFECYCLES = ['roundtrip', 'progress', 'failure', 'polling', 'forget', 'group']
+LIFECYCLES = ['roundtrip', 'progress', 'failure', 'polling', 'forget', 'group', 'chord']
 
 
 def project(a, user):
@@ -123,6 +127,12 @@ def cmd_run(a):
         assert [r.id for r in restored.results] == members, restored
         g.delete()
         ids['group'] = [gid] + members
+        # chord: apply_chord's ChordCounter, two header tasks, the body; the caller reads it once done.
+        from celery import chord
+        r = chord([djtasks.add.s(1, 1), djtasks.add.s(2, 2)])(djtasks.tsum.s())
+        time.sleep(2.0)
+        assert r.get(timeout=10) == 6
+        ids['chord'] = [r.parent.id] + [x.id for x in r.parent.results] + [r.id]
         time.sleep(0.5)  # the worker's last task_postrun (its connection's Quit)
         print(json.dumps(ids), flush=True)
     finally:

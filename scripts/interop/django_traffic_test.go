@@ -4,8 +4,8 @@ package interop
 // 2.4 backend (Debian's python3-django 3.2, python3-django-celery-results 2.4, python3-mysqldb,
 // python3-celery 5.2.6) on a private MariaDB server (a scratch datadir on a free port, general log
 // on): django_traffic.py runs a prefork worker (DB user djw) and a caller (DB user djc) through the
-// lifecycles roundtrip, progress, failure, polling, forget and group (GroupResult save, restore,
-// delete); bench's worker and caller sessions
+// lifecycles roundtrip, progress, failure, polling, forget, group (GroupResult save, restore,
+// delete) and chord (ChordCounter, two header tasks, the body); bench's worker and caller sessions
 // then play the same lifecycles as the same users; the general log's statements are compared per
 // connection, in order, after ids, dates and primary keys are normalised. The normalised stream is
 // kept in testdata/django_traffic.golden (BENCH_UPDATE_GOLDEN=1 rewrites it). Finally Django reads
@@ -293,6 +293,31 @@ func benchLifecycles(t *testing.T, ctx context.Context, wb, cb backends.Backend)
 	if err := backends.DeleteGroup(ctx, c, gid); err != nil {
 		t.Fatal(err)
 	}
+
+	gid = newID("chord")
+	header := []string{newID("header1"), newID("header2")}
+	body := newID("body")
+	if err := backends.ApplyChord(ctx, c, gid, header); err != nil {
+		t.Fatal(err)
+	}
+	published := false
+	for i, h := range header {
+		m := &backends.TaskMeta{TaskID: h, Status: backends.Success, Result: 2 * (i + 1), GroupID: gid, DateDone: time.Now()}
+		store(m)
+		last, err := backends.OnChordPartReturn(ctx, w, gid, i, m, false, func() { published = true })
+		if err != nil || last != (i == len(header)-1) {
+			t.Fatalf("OnChordPartReturn %d = %v, %v", i, last, err)
+		}
+		end()
+	}
+	if !published {
+		t.Fatal("the last header part did not publish the body")
+	}
+	store(&backends.TaskMeta{TaskID: body, Status: backends.Success, Result: 6, ParentID: header[1], DateDone: time.Now()})
+	end()
+	if st, err := backends.WaitForWithParents(ctx, c, body, gid, header, 500*time.Millisecond); err != nil || st != backends.Success {
+		t.Fatalf("chord body = %s, %v", st, err)
+	}
 	return ids
 }
 
@@ -352,6 +377,10 @@ func TestDjangoTraffic(t *testing.T) {
 		want := render(role.name, normalise(streams(djangoLog, role.user)))
 		got := render(role.name, normalise(streams(benchLog, role.user)))
 		if got != want {
+			if d := os.Getenv("BENCH_DJANGO_TRAFFIC_DIR"); d != "" {
+				os.WriteFile(filepath.Join(d, role.name+".bench"), []byte(got), 0o644)
+				os.WriteFile(filepath.Join(d, role.name+".django"), []byte(want), 0o644)
+			}
 			t.Errorf("bench's %s statements differ from django-celery-results':\n--- bench\n%s\n--- django\n%s", role.name, got, want)
 		}
 	}
@@ -376,7 +405,7 @@ func TestDjangoTraffic(t *testing.T) {
 
 	// Django reads what bench wrote.
 	args := append([]string{"django_traffic.py", "read"}, common...)
-	for _, name := range []string{"roundtrip", "progress", "failure", "polling"} {
+	for _, name := range []string{"roundtrip", "progress", "failure", "polling", "header1", "body"} {
 		args = append(args, ids[name])
 	}
 	out, _ = py(t, dir, 0, args...)
@@ -392,6 +421,8 @@ func TestDjangoTraffic(t *testing.T) {
 		"progress":  {"SUCCESS", "done"},
 		"failure":   {"FAILURE", map[string]any{"exception": "ValueError", "args": []any{"boom!"}}},
 		"polling":   {"SUCCESS", "ok"},
+		"header1":   {"SUCCESS", 2.0},
+		"body":      {"SUCCESS", 6.0},
 	}
 	for name, w := range want {
 		r := read[ids[name]]
