@@ -9,7 +9,7 @@ package interop
 // then play the same lifecycles as the same users; the general log's statements are compared per
 // connection, in order, after ids, dates and primary keys are normalised. The normalised stream is
 // kept in testdata/django_traffic.golden (BENCH_UPDATE_GOLDEN=1 rewrites it). Finally Django reads
-// what bench wrote (AsyncResult and the TaskResult model).
+// what bench wrote (AsyncResult and the TaskResult model), and bench reads what Django wrote.
 //
 // It skips when the Python packages, mariadbd or Redis (the broker, db 13, a queue of its own) are
 // missing; BENCH_REQUIRE_INTEROP=1 or BENCH_REQUIRE_SERVERS=1 make that a failure.
@@ -400,6 +400,27 @@ func TestDjangoTraffic(t *testing.T) {
 	for _, role := range []string{"djw", "djc"} {
 		for i, c := range streams(benchLog, role) {
 			t.Logf("bench %s connection %d: %d statements", role, i+1, queries(c))
+		}
+	}
+
+	// bench reads what Django wrote (as bench inspect does).
+	rc, err := cb.NewCaller(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	for name, want := range map[string]struct {
+		state  backends.State
+		result string
+	}{
+		"roundtrip": {backends.Success, "5"},
+		"progress":  {backends.Success, "done"},
+		"failure":   {backends.Failure, "[{exc_type ValueError} {exc_message [boom!]} {exc_module builtins}]"},
+		"polling":   {backends.Success, "ok"},
+	} {
+		m, err := rc.GetTaskMeta(ctx, djIDs[name][0])
+		if err != nil || m.Status != want.state || fmt.Sprint(m.Result) != want.result || m.DateDone.IsZero() {
+			t.Errorf("%s: bench read Django's %s as %+v, %v; want %s %s with a date_done", name, djIDs[name][0], m, err, want.state, want.result)
 		}
 	}
 
