@@ -57,6 +57,16 @@ def slow(d):
     time.sleep(d)
     return 'ok'
 
+@app.task(track_started=True)
+def started_add(x, y):
+    return x + y
+
+@app.task(bind=True, max_retries=1)
+def flaky(self):
+    if self.request.retries == 0:
+        raise self.retry(exc=KeyError('try again'), countdown=0.5)
+    return 'retried-ok'
+
 @app.task
 def tsum(xs):
     return sum(xs)
@@ -67,7 +77,7 @@ def noop():
 '''
 
 # The lifecycles, in order; django_traffic_test.go plays the same ones through bench.
-LIFECYCLES = ['roundtrip', 'progress', 'failure', 'polling', 'forget', 'group', 'chord']
+LIFECYCLES = ['roundtrip', 'progress', 'failure', 'polling', 'forget', 'group', 'chord', 'started', 'retry']
 
 
 def project(a, user):
@@ -133,6 +143,10 @@ def cmd_run(a):
         time.sleep(2.0)
         assert r.get(timeout=10) == 6
         ids['chord'] = [r.parent.id] + [x.id for x in r.parent.results] + [r.id]
+        # started: task_track_started (per task): STARTED, then SUCCESS.
+        r = djtasks.started_add.delay(2, 3); time.sleep(1.5); assert r.get(timeout=10) == 5; ids['started'] = [r.id]
+        # retry: RETRY on the first run, SUCCESS on the re-run 0.5 s later (a new connection).
+        r = djtasks.flaky.delay(); time.sleep(2.5); assert r.get(timeout=10) == 'retried-ok'; ids['retry'] = [r.id]
         time.sleep(0.5)  # the worker's last task_postrun (its connection's Quit)
         print(json.dumps(ids), flush=True)
     finally:

@@ -5,7 +5,8 @@ package interop
 // python3-celery 5.2.6) on a private MariaDB server (a scratch datadir on a free port, general log
 // on): django_traffic.py runs a prefork worker (DB user djw) and a caller (DB user djc) through the
 // lifecycles roundtrip, progress, failure, polling, forget, group (GroupResult save, restore,
-// delete) and chord (ChordCounter, two header tasks, the body); bench's worker and caller sessions
+// delete) chord (ChordCounter, two header tasks, the body),
+// started (track_started) and retry (RETRY, then the re-run on a new connection); bench's worker and caller sessions
 // then play the same lifecycles as the same users; the general log's statements are compared per
 // connection, in order, after ids, dates and primary keys are normalised. The normalised stream is
 // kept in testdata/django_traffic.golden (BENCH_UPDATE_GOLDEN=1 rewrites it). Finally Django reads
@@ -169,6 +170,7 @@ var (
 	reUUID = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
 	reDate = regexp.MustCompile(`'20[2-9]\d-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?'`)
 	rePK   = regexp.MustCompile("(`id` = |`id` IN \\()\\d+")
+	rePID  = regexp.MustCompile(`(\\"pid\\": )\d+`)
 )
 
 // normalise replaces task ids by their order of first appearance (<id1>, …), dates by <date> and
@@ -186,6 +188,7 @@ func normalise(conns [][]string) [][]string {
 			})
 			s = reDate.ReplaceAllString(s, "'<date>'")
 			s = rePK.ReplaceAllString(s, "${1}<pk>")
+			s = rePID.ReplaceAllString(s, "${1}<pid>")
 			out[i] = append(out[i], s)
 		}
 	}
@@ -318,6 +321,20 @@ func benchLifecycles(t *testing.T, ctx context.Context, wb, cb backends.Backend)
 	if st, err := backends.WaitForWithParents(ctx, c, body, gid, header, 500*time.Millisecond); err != nil || st != backends.Success {
 		t.Fatalf("chord body = %s, %v", st, err)
 	}
+
+	id = newID("started")
+	store(&backends.TaskMeta{TaskID: id, Status: backends.Started, Result: pyv.Dict{{Key: "pid", Value: 4242}, {Key: "hostname", Value: "djw@bench"}}})
+	store(&backends.TaskMeta{TaskID: id, Status: backends.Success, Result: 5, DateDone: time.Now()})
+	end()
+	wait(id, backends.Success)
+
+	id = newID("retry")
+	store(&backends.TaskMeta{TaskID: id, Status: backends.Retry, Result: pyv.Exception("builtins", "KeyError", "try again"),
+		Traceback: "Traceback (most recent call last):\nKeyError: 'try again'\n", Children: []string{id}})
+	end()
+	store(&backends.TaskMeta{TaskID: id, Status: backends.Success, Result: "retried-ok", ParentID: id, DateDone: time.Now()})
+	end()
+	wait(id, backends.Success)
 	return ids
 }
 
@@ -426,7 +443,7 @@ func TestDjangoTraffic(t *testing.T) {
 
 	// Django reads what bench wrote.
 	args := append([]string{"django_traffic.py", "read"}, common...)
-	for _, name := range []string{"roundtrip", "progress", "failure", "polling", "header1", "body"} {
+	for _, name := range []string{"roundtrip", "progress", "failure", "polling", "header1", "body", "started", "retry"} {
 		args = append(args, ids[name])
 	}
 	out, _ = py(t, dir, 0, args...)
@@ -444,6 +461,8 @@ func TestDjangoTraffic(t *testing.T) {
 		"polling":   {"SUCCESS", "ok"},
 		"header1":   {"SUCCESS", 2.0},
 		"body":      {"SUCCESS", 6.0},
+		"started":   {"SUCCESS", 5.0},
+		"retry":     {"SUCCESS", "retried-ok"},
 	}
 	for name, w := range want {
 		r := read[ids[name]]
