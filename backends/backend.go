@@ -131,6 +131,10 @@ type Options struct {
 	// CallerPool makes SQL callers poll over a pooled connection instead of
 	// opening a new one per poll as a Celery caller outside a worker does.
 	CallerPool bool
+	// DjangoConnMaxAge is Django's CONN_MAX_AGE in django-db workers: 0
+	// closes the connection at every task boundary, a negative value is
+	// None (never closed by age).
+	DjangoConnMaxAge time.Duration
 	// ConnectTimeout bounds every connection attempt.
 	ConnectTimeout time.Duration
 }

@@ -290,3 +290,19 @@ func AsExpiredCleaner(x any) (ExpiredCleaner, bool) {
 	c, ok := x.(ExpiredCleaner)
 	return c, ok
 }
+
+// ChordApplier is a Caller of a backend whose apply_chord stores
+// something before the header tasks are sent (django-db: the
+// ChordCounter row).
+type ChordApplier interface {
+	ApplyChord(ctx context.Context, groupID string, headerIDs []string) error
+}
+
+// ApplyChord runs apply_chord's backend write when c's backend has one;
+// elsewhere it is a no-op.
+func ApplyChord(ctx context.Context, c Caller, groupID string, headerIDs []string) error {
+	if a, ok := c.(ChordApplier); ok {
+		return a.ApplyChord(ctx, groupID, headerIDs)
+	}
+	return nil
+}

@@ -203,6 +203,15 @@ func (cc *chordCall) joinOnStore() {
 // sendHeader sends the header members, setting the chord size before the
 // last, and returns how many it sent.
 func (cc *chordCall) sendHeader(ctx context.Context) (int, error) {
+	if _, ok := cc.c.Session.(backends.ChordApplier); ok { // apply_chord, before any member is sent
+		ids := make([]string, len(cc.header))
+		for i, t := range cc.header {
+			ids[i] = t.ID
+		}
+		if err := backends.ApplyChord(ctx, cc.c.Session, cc.gid, ids); err != nil {
+			return 0, err
+		}
+	}
 	for i, t := range cc.header {
 		if i == len(cc.header)-1 {
 			if err := backends.SetChordSize(ctx, cc.c.Session, cc.gid, len(cc.header)); err != nil {

@@ -96,6 +96,8 @@ func (wk *worker) body(ctx context.Context, d time.Duration) bool {
 // whole lifecycle, and is an error when any write fails (the task then
 // stops there, as a worker whose backend raises does).
 func (wk *worker) execute(ctx context.Context, t *Task) {
+	// task_postrun: a django-db worker closes its connection here.
+	defer backends.EndTask(ctx, wk.session)
 	if t.Run != nil { // a task that stores no result (ignore_result=True)
 		t.Run(ctx, wk.session, wk.handle)
 		return
@@ -115,6 +117,7 @@ func (wk *worker) execute(ctx context.Context, t *Task) {
 			fail(err)
 			return
 		}
+		backends.EndTask(ctx, wk.session) // the first run's task_postrun
 		parent = t.ID
 		if ext != nil {
 			e := *ext

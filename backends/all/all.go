@@ -2,6 +2,7 @@
 package all
 
 import (
+	_ "github.com/celery-bench/bench/backends/djangodb"
 	_ "github.com/celery-bench/bench/backends/memory"
 	_ "github.com/celery-bench/bench/backends/mysql"
 	_ "github.com/celery-bench/bench/backends/redis"

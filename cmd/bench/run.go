@@ -50,6 +50,7 @@ type runOpts struct {
 	resultExpires  time.Duration
 	pollInterval   time.Duration
 	callerPool     bool
+	djangoMaxAge   time.Duration
 	celery         string
 	format         string
 	output         string
@@ -96,6 +97,7 @@ func newRunFlags() (*pflag.FlagSet, *runOpts) {
 	fs.DurationVar(&o.resultExpires, "result-expires", 24*time.Hour, "Celery's result_expires (Redis SETEX TTL); 0 means None (plain SET)")
 	fs.DurationVar(&o.pollInterval, "poll-interval", 500*time.Millisecond, "interval of a waiting caller's polls on SQL backends (AsyncResult.get(interval=...))")
 	fs.BoolVar(&o.callerPool, "caller-pool", false, "SQL callers poll over one pooled connection each; without it each poll opens a new connection,\nas a Celery caller outside a worker does")
+	fs.DurationVar(&o.djangoMaxAge, "django-conn-max-age", 0, "Django's CONN_MAX_AGE for django-db workers: 0 closes the connection after every task,\na negative value is None (never closed by age); Celery 5.6 closes it after every task regardless")
 	fs.StringVar(&o.celery, "celery", backends.DefaultVersion.String(), "Celery line whose wire format is produced: "+versionList())
 	fs.StringVar(&o.format, "format", "text", "output format: "+strings.Join(results.Formats(), ", ")+" (json is the run file \"bench report\" reads)")
 	fs.StringVarP(&o.output, "output", "o", "", "write the output to this file instead of stdout; an existing file is never overwritten")
@@ -288,6 +290,9 @@ func (o *runOpts) summary(wl workloads.Workload) string {
 	if o.callerPool {
 		s += " · pooled SQL callers"
 	}
+	if o.djangoMaxAge != 0 {
+		s += " · django CONN_MAX_AGE=" + djangoMaxAge(o.djangoMaxAge)
+	}
 	if !o.taskTime.IsZero() {
 		s += " · task time " + o.taskTime.String()
 	}
@@ -314,6 +319,7 @@ func (o *runOpts) backendOptions() backends.Options {
 	bo.ResultExpires = o.resultExpires
 	bo.ResultExtended = o.resultExtended
 	bo.CallerPool = o.callerPool
+	bo.DjangoConnMaxAge = o.djangoMaxAge
 	bo.ConnectTimeout = o.connectTimeout
 	bo.IDPrefix = workloads.IDMarker
 	bo.Force = o.force
@@ -617,4 +623,12 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// djangoMaxAge renders a CONN_MAX_AGE as Django's settings write it.
+func djangoMaxAge(d time.Duration) string {
+	if d < 0 {
+		return "None"
+	}
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
 }

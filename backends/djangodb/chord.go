@@ -1,0 +1,175 @@
+package djangodb
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/celery-bench/bench/backends"
+	"github.com/celery-bench/bench/backends/codec/pyjson"
+)
+
+var (
+	_ backends.ChordApplier = (*caller)(nil)
+	_ backends.ChordSizer   = (*caller)(nil)
+	_ backends.ChordJoiner  = (*worker)(nil)
+)
+
+var (
+	insertChord    = "INSERT INTO `" + tableChord + "` (`group_id`, `sub_tasks`, `count`) VALUES ("
+	returningChord = " RETURNING `" + tableChord + "`.`id`"
+	selectChord    = "SELECT " + qualified(tableChord, []string{"id", "group_id", "sub_tasks", "count"}) + " FROM `" + tableChord + "` WHERE `" + tableChord + "`.`group_id` = "
+	orderChord     = " ORDER BY `" + tableChord + "`.`id` ASC LIMIT 1 FOR UPDATE"
+	deleteChordPK  = "DELETE FROM `" + tableChord + "` WHERE `" + tableChord + "`.`id` IN ("
+)
+
+// ApplyChord is DatabaseBackend.apply_chord: ChordCounter.objects.create
+// in autocommit, before the header tasks are sent. It is reported as
+// OpSetChordSize: the caller storing the chord's size.
+func (c *caller) ApplyChord(ctx context.Context, groupID string, headerIDs []string) error {
+	start := time.Now()
+	err := func() error {
+		subs := make([]any, len(headerIDs))
+		for i, id := range headerIDs {
+			subs[i] = []any{[]any{id, nil}, nil}
+		}
+		text, err := pyjson.Append(nil, subs)
+		if err != nil {
+			return err
+		}
+		cn, err := c.ensure(ctx)
+		if err != nil {
+			return err
+		}
+		s := appendString(append(cn.sql[:0], insertChord...), groupID, c.b.noBackslash)
+		s = appendString(append(s, ", "...), string(text), c.b.noBackslash)
+		s = append(appendInt(append(s, ", "...), int64(len(headerIDs))), ')')
+		if c.b.returning {
+			cn.sql = append(s, returningChord...)
+			_, err = cn.querySQL(ctx, cn.scratch(1))
+		} else {
+			cn.sql = s
+			_, err = cn.execSQL(ctx)
+		}
+		return err
+	}()
+	c.obs.Observe(backends.OpSetChordSize, start, time.Since(start), err)
+	return err
+}
+
+// SetChordSize does nothing: apply_chord stored the size already.
+func (c *caller) SetChordSize(ctx context.Context, groupID string, size int) error { return nil }
+
+// OnChordPartReturn is DatabaseBackend.on_chord_part_return on the header
+// task's connection: an atomic block that locks the counter row
+// (SELECT … FOR UPDATE), decrements it (full-row UPDATE) or, for the last
+// part, deletes it; the last part then reads every header result
+// (deps.ready(): one SELECT each) and publishes the body when all
+// succeeded. When a member failed the error wraps ErrChordError (Celery
+// then stores the body's FAILURE, chord_error_from_stack, which bench does
+// not write).
+func (w *worker) OnChordPartReturn(ctx context.Context, groupID string, index int, m *backends.TaskMeta, ordered bool, publish func()) (bool, error) {
+	start := time.Now()
+	last, err := w.chordPart(ctx, groupID, publish)
+	w.obs.Observe(backends.OpOnChordPartReturn, start, time.Since(start), err)
+	return last, err
+}
+
+func (w *worker) chordPart(ctx context.Context, groupID string, publish func()) (bool, error) {
+	c, err := w.ensure(ctx)
+	if err != nil {
+		return false, err
+	}
+	nb := w.b.noBackslash
+	abort := func(err error) (bool, error) {
+		if !c.broken() {
+			c.exec(ctx, stmtRollback)
+			c.exec(ctx, stmtAutocommit1)
+		}
+		return false, err
+	}
+	if _, err := c.exec(ctx, stmtAutocommit0); err != nil {
+		return false, err
+	}
+	row := c.scratch(4)
+	c.sql = append(appendString(append(c.sql[:0], selectChord...), groupID, nb), orderChord...)
+	found, err := c.querySQL(ctx, row)
+	if err != nil {
+		return abort(err)
+	}
+	if !found { // "Can't find ChordCounter": the atomic block ends
+		if _, err := c.exec(ctx, stmtCommit); err != nil {
+			return false, err
+		}
+		_, err := c.exec(ctx, stmtAutocommit1)
+		return false, err
+	}
+	pk, err := asInt(row[0])
+	if err != nil {
+		return abort(err)
+	}
+	count, err := asInt(row[3])
+	if err != nil {
+		return abort(err)
+	}
+	subs := string(asBytes(row[2]))
+	count--
+	if count != 0 {
+		s := appendString(append(c.sql[:0], "UPDATE `"+tableChord+"` SET `group_id` = "...), groupID, nb)
+		s = appendString(append(s, ", `sub_tasks` = "...), subs, nb)
+		s = appendInt(append(s, ", `count` = "...), count)
+		c.sql = appendInt(append(s, " WHERE `"+tableChord+"`.`id` = "...), pk)
+	} else {
+		c.sql = append(appendInt(append(c.sql[:0], deleteChordPK...), pk), ')')
+	}
+	if _, err := c.execSQL(ctx); err != nil {
+		return abort(err)
+	}
+	if _, err := c.exec(ctx, stmtCommit); err != nil {
+		return false, err
+	}
+	if _, err := c.exec(ctx, stmtAutocommit1); err != nil {
+		return false, err
+	}
+	if count != 0 {
+		return false, nil
+	}
+	// chord_counter.group_result(): the header ids from sub_tasks; then
+	// deps.ready() reads each until one is unready.
+	v, err := pyjson.Decode([]byte(subs))
+	if err != nil {
+		return false, fmt.Errorf("django-db: chord %s: sub_tasks: %w", groupID, err)
+	}
+	list, _ := v.([]any)
+	failed := ""
+	trow := c.scratch(nTaskColumns)
+	for _, e := range list {
+		t, _ := e.([]any)
+		var id string
+		if len(t) > 0 {
+			if inner, ok := t[0].([]any); ok && len(inner) > 0 {
+				id, _ = inner[0].(string)
+			}
+		}
+		c.sql = append(appendString(append(c.sql[:0], selectTask...), id, nb), " LIMIT 21"...)
+		found, err := c.querySQL(ctx, trow)
+		if err != nil {
+			return true, err
+		}
+		st := backends.Pending
+		if found {
+			st = backends.State(asBytes(trow[colStatus]))
+		}
+		if !st.Ready() {
+			return true, nil // deps.ready() is false: no callback
+		}
+		if st != backends.Success && failed == "" {
+			failed = id
+		}
+	}
+	if failed != "" {
+		return true, fmt.Errorf("django-db: chord %s: dependency %s failed: %w", groupID, failed, backends.ErrChordError)
+	}
+	publish()
+	return true, nil
+}

@@ -1,0 +1,181 @@
+package djangodb
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/celery-bench/bench/backends"
+)
+
+// schema is the end state of django_celery_results' migrations 0001–0011
+// on MySQL, in the DDL Django's schema editor writes (column order as the
+// ALTERs leave it; SHOW CREATE TABLE matches a migrated database).
+var schema = []struct{ table, create string }{
+	{tableTask, "CREATE TABLE `django_celery_results_taskresult` (`id` integer AUTO_INCREMENT NOT NULL PRIMARY KEY, `task_id` varchar(255) NOT NULL UNIQUE, `status` varchar(50) NOT NULL, `content_type` varchar(128) NOT NULL, `content_encoding` varchar(64) NOT NULL, `result` longtext NULL, `date_done` datetime(6) NOT NULL, `traceback` longtext NULL, `meta` longtext NULL, `task_args` longtext NULL, `task_kwargs` longtext NULL, `task_name` varchar(255) NULL, `worker` varchar(100) NULL, `date_created` datetime(6) NOT NULL, `periodic_task_name` varchar(255) NULL)"},
+	{tableChord, "CREATE TABLE `django_celery_results_chordcounter` (`id` integer AUTO_INCREMENT NOT NULL PRIMARY KEY, `group_id` varchar(255) NOT NULL UNIQUE, `sub_tasks` longtext NOT NULL, `count` integer UNSIGNED NOT NULL CHECK (`count` >= 0))"},
+	{tableGroup, "CREATE TABLE `django_celery_results_groupresult` (`id` integer AUTO_INCREMENT NOT NULL PRIMARY KEY, `group_id` varchar(255) NOT NULL UNIQUE, `date_created` datetime(6) NOT NULL, `date_done` datetime(6) NOT NULL, `content_type` varchar(128) NOT NULL, `content_encoding` varchar(64) NOT NULL, `result` longtext NULL)"},
+}
+
+// indexes are migration 0009's named indexes.
+var indexes = map[string][]string{
+	tableTask: {
+		"CREATE INDEX `django_cele_task_na_08aec9_idx` ON `django_celery_results_taskresult` (`task_name`)",
+		"CREATE INDEX `django_cele_status_9b6201_idx` ON `django_celery_results_taskresult` (`status`)",
+		"CREATE INDEX `django_cele_worker_d54dd8_idx` ON `django_celery_results_taskresult` (`worker`)",
+		"CREATE INDEX `django_cele_date_cr_f04a50_idx` ON `django_celery_results_taskresult` (`date_created`)",
+		"CREATE INDEX `django_cele_date_do_f59aad_idx` ON `django_celery_results_taskresult` (`date_done`)",
+	},
+	tableGroup: {
+		"CREATE INDEX `django_cele_date_cr_bd6c1d_idx` ON `django_celery_results_groupresult` (`date_created`)",
+		"CREATE INDEX `django_cele_date_do_caae0e_idx` ON `django_celery_results_groupresult` (`date_done`)",
+	},
+}
+
+// migrations are the django_celery_results migrations the schema stands
+// for; Prepare records them in django_migrations so that a later
+// `manage.py migrate` on the same database finds them applied.
+var migrations = []string{"0001_initial", "0002_add_task_name_args_kwargs", "0003_auto_20181106_1101",
+	"0004_auto_20190516_0412", "0005_taskresult_worker", "0006_taskresult_date_created",
+	"0007_remove_taskresult_hidden", "0008_chordcounter", "0009_groupresult",
+	"0010_remove_duplicate_indices", "0011_taskresult_periodic_task_name"}
+
+const createMigrations = "CREATE TABLE `django_migrations` (`id` integer AUTO_INCREMENT NOT NULL PRIMARY KEY, `app` varchar(255) NOT NULL, `name` varchar(255) NOT NULL, `applied` datetime(6) NOT NULL)"
+
+// Prepare creates bench's database and django_celery_results' tables if
+// missing, and refuses a database holding results whose ids do not start
+// with Options.IDPrefix unless Options.Force is set (and KeepForeign is
+// not).
+func (b *backend) Prepare(ctx context.Context) error {
+	a, err := b.dial(ctx, true)
+	if err != nil {
+		return err
+	}
+	_, err = a.exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+b.cfg.database+"`")
+	a.close()
+	if err != nil {
+		return err
+	}
+	c, err := b.dial(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	exists := func(table string) (bool, error) {
+		s := append(c.sql[:0], "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = "...)
+		s = appendString(s, b.cfg.database, b.noBackslash)
+		c.sql = appendString(append(s, " AND table_name = "...), table, b.noBackslash)
+		n, err := c.queryInt(ctx, string(c.sql))
+		return n > 0, err
+	}
+	created := false
+	for _, t := range schema {
+		ok, err := exists(t.table)
+		if err != nil {
+			return err
+		}
+		if ok {
+			continue
+		}
+		if _, err := c.exec(ctx, t.create); err != nil {
+			return err
+		}
+		for _, ix := range indexes[t.table] {
+			if _, err := c.exec(ctx, ix); err != nil {
+				return err
+			}
+		}
+		created = true
+	}
+	if created {
+		if err := b.recordMigrations(ctx, c, exists); err != nil {
+			return err
+		}
+	}
+	// The columns store_result writes must be there (an older
+	// django_celery_results schema lacks some).
+	s := append(c.sql[:0], "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = "...)
+	s = appendString(s, b.cfg.database, b.noBackslash)
+	c.sql = append(s, " AND table_name = '"+tableTask+"'"...)
+	n, err := c.queryInt(ctx, string(c.sql))
+	if err != nil {
+		return err
+	}
+	if n != int64(len(taskColumns)) {
+		return fmt.Errorf("django-db: table %s in database %q on %s has %d columns, not the %d of django-celery-results 2.4 (migrations up to 0011): migrate it or name another database in --backend",
+			tableTask, b.cfg.database, b.cfg.addr, n, len(taskColumns))
+	}
+	if (b.opts.Force && !b.opts.KeepForeign) || b.opts.IDPrefix == "" {
+		return nil
+	}
+	var counts [2]int64
+	for i, t := range [2][2]string{{tableTask, "task_id"}, {tableGroup, "group_id"}} {
+		s := append(c.sql[:0], "SELECT COUNT(*) FROM `"+t[0]+"` WHERE NOT ("...)
+		c.sql = append(b.appendPrefixMatch(s, t[1], b.opts.IDPrefix), ')')
+		if counts[i], err = c.queryInt(ctx, string(c.sql)); err != nil {
+			return err
+		}
+	}
+	if n := counts[0] + counts[1]; n > 0 {
+		fix := "--force runs anyway"
+		if b.opts.KeepForeign {
+			fix = "name a database of bench's own in --backend"
+		}
+		return fmt.Errorf("django-db: database %q on %s: %w: %d rows (%s %d, %s %d) have ids not starting with %q; %s",
+			b.cfg.database, b.cfg.addr, backends.ErrForeignData, n, tableTask, counts[0], tableGroup, counts[1], b.opts.IDPrefix, fix)
+	}
+	return nil
+}
+
+func (b *backend) recordMigrations(ctx context.Context, c *conn, exists func(string) (bool, error)) error {
+	ok, err := exists("django_migrations")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if _, err := c.exec(ctx, createMigrations); err != nil {
+			return err
+		}
+	}
+	now := time.Now()
+	for _, m := range migrations {
+		s := append(c.sql[:0], "INSERT INTO `django_migrations` (`app`, `name`, `applied`) SELECT 'django_celery_results', "...)
+		s = appendString(s, m, b.noBackslash)
+		s = append(s, ", "...)
+		s = appendDate(s, now)
+		s = append(s, " FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM `django_migrations` WHERE `app` = 'django_celery_results' AND `name` = "...)
+		c.sql = append(appendString(s, m, b.noBackslash), ')')
+		if _, err := c.execSQL(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Cleanup deletes bench's results, groups and chord counters whose ids
+// start with prefix (autocommit) and returns how many it deleted.
+func (b *backend) Cleanup(ctx context.Context, prefix string) (int64, error) {
+	if prefix == "" {
+		return 0, fmt.Errorf("django-db: cleanup needs an id prefix")
+	}
+	c, err := b.dial(ctx, false)
+	if err != nil {
+		return 0, err
+	}
+	defer c.close()
+	var total int64
+	for _, t := range [3][2]string{{tableTask, "task_id"}, {tableGroup, "group_id"}, {tableChord, "group_id"}} {
+		s := append(c.sql[:0], "DELETE FROM `"+t[0]+"` WHERE "...)
+		c.sql = b.appendPrefixMatch(s, t[1], prefix)
+		res, err := c.execSQL(ctx)
+		if err != nil {
+			return total, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}

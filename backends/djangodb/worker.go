@@ -1,0 +1,170 @@
+package djangodb
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/celery-bench/bench/backends"
+)
+
+var (
+	_ backends.Worker    = (*worker)(nil)
+	_ backends.TaskEnder = (*worker)(nil)
+)
+
+// worker is a prefork child with Celery's DjangoWorkerFixup: its Django
+// connection opens at the task's first database access and is closed at
+// task_postrun (close_if_unusable_or_obsolete) once CONN_MAX_AGE has
+// passed, which under CONN_MAX_AGE=0 is every task.
+type worker struct {
+	b   *backend
+	obs backends.Observer
+	c   *conn
+	// warm: the child's DatabaseWrapper has cached mysql_server_data, so
+	// later connections skip the server-data query.
+	warm    bool
+	scratch []byte
+	row     []byte
+}
+
+func (b *backend) NewWorker(ctx context.Context, obs backends.Observer) (backends.Worker, error) {
+	if obs == nil {
+		obs = backends.Discard
+	}
+	return &worker{b: b, obs: obs}, nil
+}
+
+// ensure is Django's ensure_connection.
+func (w *worker) ensure(ctx context.Context) (*conn, error) {
+	if w.c != nil {
+		return w.c, nil
+	}
+	c, err := w.b.connect(ctx, !w.warm)
+	if err != nil {
+		return nil, err
+	}
+	w.warm = true
+	w.c = c
+	return c, nil
+}
+
+// drop closes the connection after an error, as Django does when the
+// connection is unusable; the next operation reconnects.
+func (w *worker) drop() {
+	if w.c != nil {
+		w.c.close()
+		w.c = nil
+	}
+}
+
+// StoreResult is DatabaseBackend._store_result through
+// TaskResultManager.store_result (3 attempts, no sleep).
+func (w *worker) StoreResult(ctx context.Context, m *backends.TaskMeta) error {
+	start := time.Now()
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if err = w.store(ctx, m); err == nil || ctx.Err() != nil {
+			break
+		}
+		if w.c != nil && w.c.broken() {
+			w.drop()
+		}
+	}
+	w.obs.Observe(backends.OpStoreResult, start, time.Since(start), err)
+	return err
+}
+
+func (w *worker) store(ctx context.Context, m *backends.TaskMeta) error {
+	r, scratch, err := w.b.encodeTask(m, w.scratch)
+	w.scratch = scratch
+	if err != nil {
+		return err
+	}
+	c, err := w.ensure(ctx)
+	if err != nil {
+		return err
+	}
+	return w.b.storeTask(ctx, c, &r)
+}
+
+// storeTask is get_or_create(task_id=…, defaults=fields) and, for an
+// existing row, the full-row save().
+func (b *backend) storeTask(ctx context.Context, c *conn, r *taskRow) error {
+	nb := b.noBackslash
+	row := c.scratch(nTaskColumns)
+	c.sql = appendString(append(c.sql[:0], selectTask...), r.taskID, nb)
+	c.sql = append(c.sql, " LIMIT 21"...)
+	found, err := c.querySQL(ctx, row)
+	if err != nil {
+		return err
+	}
+	if found {
+		pk, err := asInt(row[colID])
+		if err != nil {
+			return err
+		}
+		created := "NULL"
+		if v, ok := row[colDateCreated].([]byte); ok {
+			if t, ok := parseDate(v); ok {
+				created = string(appendDate(nil, t))
+			}
+		}
+		done := string(appendDate(nil, b.now()))
+		s := append(c.sql[:0], updateTask...)
+		s = b.appendTaskValues(s, r, created, done, true)
+		s = append(s, whereTaskPK...)
+		c.sql = appendInt(s, pk)
+		_, err = c.execSQL(ctx)
+		return err
+	}
+	// auto_now_add and auto_now: two timezone.now() calls.
+	created := string(appendDate(nil, b.now()))
+	done := string(appendDate(nil, b.now()))
+	if _, err := c.exec(ctx, stmtAutocommit0); err != nil {
+		return err
+	}
+	s := append(c.sql[:0], insertTask...)
+	s = b.appendTaskValues(s, r, created, done, false)
+	s = append(s, ')')
+	if b.returning {
+		s = append(s, returningTask...)
+	}
+	c.sql = s
+	if b.returning {
+		_, err = c.querySQL(ctx, c.scratch(1))
+	} else {
+		_, err = c.execSQL(ctx)
+	}
+	if err != nil {
+		// atomic()'s exit on an error: ROLLBACK, autocommit back on.
+		if !c.broken() {
+			c.exec(ctx, stmtRollback)
+			c.exec(ctx, stmtAutocommit1)
+		}
+		return err
+	}
+	if _, err := c.exec(ctx, stmtCommit); err != nil {
+		return err
+	}
+	_, err = c.exec(ctx, stmtAutocommit1)
+	return err
+}
+
+// EndTask is the fixup's close_database at task_postrun.
+func (w *worker) EndTask(ctx context.Context) error {
+	if w.c == nil {
+		return nil
+	}
+	if w.b.closeEveryTask() || w.b.cfg.connMaxAge > 0 && time.Since(w.c.opened) >= w.b.cfg.connMaxAge || w.c.broken() {
+		w.drop()
+	}
+	return nil
+}
+
+func (w *worker) Close() error {
+	w.drop()
+	return nil
+}
+
+func (w *worker) String() string { return fmt.Sprintf("django-db worker on %s", w.b.cfg.addr) }

@@ -1,0 +1,192 @@
+#!/usr/bin/python3
+"""Drive a real django-celery-results 2.4 backend (Django 3.2, mysqlclient, Celery 5.2.6) on a
+MariaDB server, for django_traffic_test.go, which captures the server's general log.
+
+  django_traffic.py migrate --port P --db D             manage.py migrate django_celery_results (as root)
+  django_traffic.py run --port P --db D --broker URL    a prefork worker (-c 1, DB user djw) and this
+                                                        process as the caller (DB user djc) run the
+                                                        lifecycles in LIFECYCLES, one after another;
+                                                        prints one JSON object {lifecycle: [task ids]}
+  django_traffic.py read --port P --db D ID...          reads each id through AsyncResult and the
+                                                        TaskResult model; prints JSON per id
+
+The Django project (settings module djsettings, Celery app djtasks) is written to a temp dir.
+Settings: INSTALLED_APPS=['django_celery_results'], CELERY_RESULT_BACKEND='django-db', json
+serializers, USE_TZ=True, TIME_ZONE='UTC', CONN_MAX_AGE default (0)."""
+import argparse, json, os, subprocess, sys, tempfile, time, uuid
+
+SETTINGS = '''
+import os
+SECRET_KEY = 'bench'
+INSTALLED_APPS = ['django_celery_results']
+USE_TZ = True
+TIME_ZONE = 'UTC'
+DATABASES = {'default': {'ENGINE': 'django.db.backends.mysql', 'NAME': os.environ['DJ_DB'],
+    'USER': os.environ['DJ_DB_USER'], 'HOST': '127.0.0.1', 'PORT': os.environ['DJ_PORT']}}
+CELERY_RESULT_BACKEND = 'django-db'
+CELERY_BROKER_URL = os.environ.get('DJ_BROKER', 'memory://')
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get('DJ_QUEUE', 'celery')
+CELERY_TASK_SERIALIZER = 'json'
+CELERY_RESULT_SERIALIZER = 'json'
+CELERY_ACCEPT_CONTENT = ['json']
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+'''
+
+TASKS = '''
+import time
+from celery import Celery
+app = Celery('djtasks')
+app.config_from_object('django.conf:settings', namespace='CELERY')
+
+@app.task
+def add(x, y):
+    return x + y
+
+@app.task(bind=True)
+def progress(self):
+    self.update_state(state='PROGRESS', meta={'done': 1, 'total': 2})
+    time.sleep(0.3)
+    return 'done'
+
+@app.task
+def boom():
+    raise ValueError('boom!')
+
+@app.task
+def slow(d):
+    time.sleep(d)
+    return 'ok'
+
+@app.task(track_started=True)
+def started_add(x, y):
+    return x + y
+
+@app.task(bind=True, max_retries=1)
+def flaky(self):
+    if self.request.retries == 0:
+        raise self.retry(exc=KeyError('try again'), countdown=0.5)
+    return 'retried-ok'
+
+@app.task
+def tsum(xs):
+    return sum(xs)
+
+@app.task(ignore_result=True)
+def noop():
+    return None
+'''
+
+# The lifecycles, in order; django_traffic_test.go plays the same ones through bench.
+LIFECYCLES = ['roundtrip', 'progress', 'failure', 'polling', 'forget', 'group', 'chord', 'started', 'retry']
+
+
+def project(a, user):
+    d = tempfile.mkdtemp(prefix='bench-django-')
+    with open(os.path.join(d, 'djsettings.py'), 'w') as f:
+        f.write(SETTINGS)
+    with open(os.path.join(d, 'djtasks.py'), 'w') as f:
+        f.write(TASKS)
+    env = dict(os.environ, DJ_DB=a.db, DJ_DB_USER=user, DJ_PORT=str(a.port), DJANGO_SETTINGS_MODULE='djsettings',
+               PYTHONPATH=d, PYTHONDONTWRITEBYTECODE='1')
+    if getattr(a, 'broker', None):
+        env['DJ_BROKER'] = a.broker
+        env['DJ_QUEUE'] = a.queue
+    return d, env
+
+
+def setup_django(d, env):
+    os.environ.update(env)
+    sys.path.insert(0, d)
+    import django
+    django.setup()
+
+
+def cmd_migrate(a):
+    d, env = project(a, 'root')
+    subprocess.run([sys.executable, '-m', 'django', 'migrate', '-v', '0', 'django_celery_results'], env=env, cwd=d,
+                   check=True, timeout=60)
+
+
+def cmd_run(a):
+    d, env = project(a, 'djw')
+    worker = subprocess.Popen([sys.executable, '-m', 'celery', '-A', 'djtasks', 'worker', '-P', 'prefork', '-c', '1',
+                               '--without-mingle', '--without-gossip', '--without-heartbeat', '-l', 'WARNING',
+                               '-n', 'djw@bench'], env=env, cwd=d, stdin=subprocess.DEVNULL)
+    try:
+        env['DJ_DB_USER'] = 'djc'
+        setup_django(d, env)
+        import djtasks
+        deadline = time.time() + 30
+        while not djtasks.app.control.ping(timeout=0.5):
+            if time.time() > deadline or worker.poll() is not None:
+                sys.exit('the Celery worker did not answer a ping within 30 s')
+        ids = {}
+        # roundtrip: the task is done before the caller's only poll.
+        r = djtasks.add.delay(2, 3); time.sleep(1.5); assert r.get(timeout=10) == 5; ids['roundtrip'] = [r.id]
+        r = djtasks.progress.delay(); time.sleep(1.5); assert r.get(timeout=10) == 'done'; ids['progress'] = [r.id]
+        r = djtasks.boom.delay(); time.sleep(1.5); r.get(timeout=10, propagate=False); assert r.state == 'FAILURE'
+        ids['failure'] = [r.id]
+        # polling: PENDING at 0, 0.5 and 1.0 s, SUCCESS at 1.5 s.
+        r = djtasks.slow.delay(1.2); assert r.get(timeout=10, interval=0.5) == 'ok'; ids['polling'] = [r.id]
+        r = djtasks.add.delay(1, 1); time.sleep(1.5); assert r.get(timeout=10) == 2; r.forget(); ids['forget'] = [r.id]
+        # group: GroupResult.save(), GroupResult.restore(), .delete() (caller only).
+        gid, members = str(uuid.uuid4()), [str(uuid.uuid4()) for _ in range(3)]
+        g = djtasks.app.GroupResult(gid, [djtasks.app.AsyncResult(m) for m in members])
+        g.save()
+        restored = djtasks.app.GroupResult.restore(gid)
+        assert [r.id for r in restored.results] == members, restored
+        g.delete()
+        ids['group'] = [gid] + members
+        # chord: apply_chord's ChordCounter, two header tasks, the body; the caller reads it once done.
+        from celery import chord
+        r = chord([djtasks.add.s(1, 1), djtasks.add.s(2, 2)])(djtasks.tsum.s())
+        time.sleep(2.0)
+        assert r.get(timeout=10) == 6
+        ids['chord'] = [r.parent.id] + [x.id for x in r.parent.results] + [r.id]
+        # started: task_track_started (per task): STARTED, then SUCCESS.
+        r = djtasks.started_add.delay(2, 3); time.sleep(1.5); assert r.get(timeout=10) == 5; ids['started'] = [r.id]
+        # retry: RETRY on the first run, SUCCESS on the re-run 0.5 s later (a new connection).
+        r = djtasks.flaky.delay(); time.sleep(2.5); assert r.get(timeout=10) == 'retried-ok'; ids['retry'] = [r.id]
+        time.sleep(0.5)  # the worker's last task_postrun (its connection's Quit)
+        print(json.dumps(ids), flush=True)
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        try:
+            import redis
+            rc = redis.Redis.from_url(a.broker)
+            rc.delete(a.queue, '_kombu.binding.' + a.queue)
+        except Exception:
+            pass
+
+
+def cmd_read(a):
+    d, env = project(a, 'root')
+    setup_django(d, env)
+    import djtasks
+    from django_celery_results.models import TaskResult
+    out = {}
+    for tid in a.ids:
+        r = djtasks.app.AsyncResult(tid)
+        row = TaskResult.objects.get(task_id=tid)
+        res = r.result
+        if isinstance(res, BaseException):
+            res = {'exception': type(res).__name__, 'args': list(res.args)}
+        out[tid] = {'state': r.state, 'result': res, 'row_status': row.status, 'row_result': row.result,
+                    'content_type': row.content_type, 'content_encoding': row.content_encoding,
+                    'meta': row.meta, 'date_done_aware': row.date_done.tzinfo is not None}
+    print(json.dumps(out), flush=True)
+
+
+ap = argparse.ArgumentParser()
+ap.add_argument('cmd', choices=['migrate', 'run', 'read'])
+ap.add_argument('--port', type=int, required=True)
+ap.add_argument('--db', required=True)
+ap.add_argument('--broker')
+ap.add_argument('--queue', default='bench-django-' + uuid.uuid4().hex[:8])
+ap.add_argument('ids', nargs='*')
+a = ap.parse_intermixed_args()
+{'migrate': cmd_migrate, 'run': cmd_run, 'read': cmd_read}[a.cmd](a)
