@@ -51,6 +51,11 @@ type Recorder struct {
 	start atomic.Int64 // unix ns; observations starting earlier are dropped
 	end   atomic.Int64 // unix ns; observations starting at or after are dropped
 
+	// abandoned is set once the run gives up on the operations still in
+	// flight (its grace after the window ran out, or it stopped early):
+	// what fails from then on is unfinished, not an error.
+	abandoned atomic.Bool
+
 	mu      sync.Mutex // guards handles; never taken on the recording path
 	handles []*Handle
 
@@ -123,6 +128,14 @@ func (r *Recorder) Close(t time.Time) {
 	}
 }
 
+// ErrUnfinished marks an operation the run gave up on before it finished;
+// Observe counts an error wrapping it as unfinished.
+var ErrUnfinished = errors.New("unfinished when the run ended")
+
+// Abandon makes every failure observed from now on count as unfinished:
+// the run cut the operations still in flight.
+func (r *Recorder) Abandon() { r.abandoned.Store(true) }
+
 // Window returns the measurement window.
 func (r *Recorder) Window() (start, end time.Time) {
 	return time.Unix(0, r.start.Load()), time.Unix(0, r.end.Load())
@@ -150,12 +163,15 @@ type Handle struct {
 }
 
 type opHist struct {
-	name    string
-	hist    *hdrhistogram.Histogram
-	count   atomic.Int64 // successes kept, readable during the run
-	errors  atomic.Int64
-	samples []string
-	over    int64 // latencies above HighestNanos, recorded as it; read by Merge only
+	name   string
+	hist   *hdrhistogram.Histogram
+	count  atomic.Int64 // successes kept, readable during the run
+	errors atomic.Int64
+	// unfinished counts what started in the window and had not finished
+	// when it closed, or was cut when the run gave up on it.
+	unfinished atomic.Int64
+	samples    []string
+	over       int64 // latencies above HighestNanos, recorded as it; read by Merge only
 
 	cur    *ivNode // the open interval, nil before the first observation
 	lo, hi int64   // unix ns bounds of cur
@@ -207,10 +223,17 @@ func (h *Handle) Observe(op string, start time.Time, d time.Duration, err error)
 		}
 		return
 	}
-	if err != nil && errors.Is(err, context.Canceled) {
-		return // a stopped run is not a failed operation
-	}
 	o := h.op(op)
+	if e := h.rec.end.Load(); e != math.MaxInt64 && s+int64(d) > e {
+		// It started in the window but ended after it closed: not a
+		// success (nor a latency, nor an error) of the window.
+		o.unfinished.Add(1)
+		return
+	}
+	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, ErrUnfinished) || h.rec.abandoned.Load()) {
+		o.unfinished.Add(1) // a stopped run is not a failed operation
+		return
+	}
 	v := int64(d)
 	if v < LowestNanos {
 		v = LowestNanos
@@ -353,6 +376,7 @@ func (r *Recorder) Merge() []Op {
 				m.Latency.Merge(o.hist)
 			}
 			m.Errors += o.errors.Load()
+			m.Unfinished += o.unfinished.Load()
 			m.OverRange += o.over
 			for _, s := range o.samples {
 				m.addSample(s)

@@ -2,7 +2,9 @@ package results
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -31,7 +33,7 @@ func TestTimelineIntervals(t *testing.T) {
 	h.Observe("op", at(900*ms), 300*ms, nil)              // ended in 1
 	h.Observe("op", at(-5*ms), 10*ms, nil)                // warm-up straggler after interval 0: left out
 	h.Observe("op", at(2500*ms), 40*ms, nil)              // interval 2
-	h.Observe("op", at(2990*ms), 1500*ms, nil)            // ended after the window: interval 4
+	h.Observe("op", at(2990*ms), 1500*ms, nil)            // ended after the window: unfinished, not in the timeline
 	h.Observe("op", at(3100*ms), ms, nil)                 // started after the window: dropped
 	h.Observe("other", at(1500*ms), ms, errors.New("x"))  // another op, errors only
 	ops := r.Merge()
@@ -51,7 +53,6 @@ func TestTimelineIntervals(t *testing.T) {
 		{0, time.Second, false, 1, 1},
 		{time.Second, time.Second, false, 1, 0},
 		{2 * time.Second, time.Second, false, 1, 0},
-		{4 * time.Second, time.Second, false, 1, 0},
 	}
 	if len(op.Intervals) != len(wants) {
 		t.Fatalf("intervals = %+v", op.Intervals)
@@ -74,8 +75,8 @@ func TestTimelineIntervals(t *testing.T) {
 			t.Errorf("interval %d histogram: %v, %d values", i, err, hist.TotalCount())
 		}
 	}
-	if measured != op.Count() || op.Errors != 1 {
-		t.Errorf("measured intervals hold %d, the op %d (errors %d)", measured, op.Count(), op.Errors)
+	if measured != op.Count() || op.Errors != 1 || op.Unfinished != 1 {
+		t.Errorf("measured intervals hold %d, the op %d (errors %d, unfinished %d, want 1 and 1)", measured, op.Count(), op.Errors, op.Unfinished)
 	}
 	if h, _ := op.Intervals[3].Latency(); h.Max() < int64(299*ms) || h.Max() > int64(302*ms) {
 		t.Errorf("interval 1 max = %d ns, want 300 ms within 1%%", h.Max())
@@ -184,5 +185,31 @@ func TestTimelineRunFile(t *testing.T) {
 	oldRun, err := ReadJSON(strings.NewReader(old))
 	if err == nil && len(oldRun.Results[0].Ops[0].Intervals) != 0 {
 		t.Errorf("old file has intervals")
+	}
+}
+
+// TestUnfinished: what ends after the window closed, what the run cut
+// (cancelled, or wrapping ErrUnfinished) and what fails once the run has
+// abandoned its operations count as unfinished, not as errors or latency.
+func TestUnfinished(t *testing.T) {
+	ws := time.Now()
+	r := NewRecorder(ws)
+	r.SetWindow(ws, ws.Add(time.Second))
+	h := r.Handle()
+	ms := time.Millisecond
+	h.Observe("op", ws.Add(10*ms), ms, nil)                                // a success
+	h.Observe("op", ws.Add(20*ms), ms, errors.New("boom"))                 // an error
+	h.Observe("op", ws.Add(900*ms), 200*ms, nil)                           // ended after the window
+	h.Observe("op", ws.Add(30*ms), ms, context.Canceled)                   // cut by a stop
+	h.Observe("op", ws.Add(40*ms), ms, fmt.Errorf("x: %w", ErrUnfinished)) // cut by the grace
+	r.Abandon()
+	h.Observe("op", ws.Add(50*ms), ms, errors.New("i/o timeout after the abandon")) // failed once abandoned
+	h.Observe("op", ws.Add(60*ms), ms, nil)                                         // a success still counts
+	op := r.Merge()[0]
+	if op.Count() != 2 || op.Errors != 1 || op.Unfinished != 4 {
+		t.Errorf("count %d errors %d unfinished %d, want 2, 1, 4", op.Count(), op.Errors, op.Unfinished)
+	}
+	if n := op.UnfinishedNote(); !strings.Contains(n, "4 unfinished") {
+		t.Errorf("note %q", n)
 	}
 }
