@@ -171,7 +171,12 @@ type opHist struct {
 	// when it closed, or was cut when the run gave up on it.
 	unfinished atomic.Int64
 	samples    []string
-	over       int64 // latencies above HighestNanos, recorded as it; read by Merge only
+	// seenOK and seenErr count every success and failure since the load
+	// started, the warm-up's too, and firstErr is the earliest failure:
+	// what Health reports while the run goes on.
+	seenOK, seenErr atomic.Int64
+	firstErr        atomic.Pointer[FirstError]
+	over            int64 // latencies above HighestNanos, recorded as it; read by Merge only
 
 	cur    *ivNode // the open interval, nil before the first observation
 	lo, hi int64   // unix ns bounds of cur
@@ -219,21 +224,17 @@ func (h *Handle) Observe(op string, start time.Time, d time.Duration, err error)
 	}
 	if s < ws { // warm-up: the timeline only
 		if err == nil || !errors.Is(err, context.Canceled) {
+			h.seen(h.op(op), s, err)
 			h.timeline(h.op(op), s, int64(d), clamp(int64(d)), err != nil)
 		}
 		return
 	}
 	o := h.op(op)
-	if e := h.rec.end.Load(); e != math.MaxInt64 && s+int64(d) > e {
-		// It started in the window but ended after it closed: not a
-		// success (nor a latency, nor an error) of the window.
-		o.unfinished.Add(1)
-		return
-	}
 	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, ErrUnfinished) || h.rec.abandoned.Load()) {
 		o.unfinished.Add(1) // a stopped run is not a failed operation
 		return
 	}
+	h.seen(o, s, err)
 	v := int64(d)
 	if v < LowestNanos {
 		v = LowestNanos
@@ -262,6 +263,62 @@ func (h *Handle) Observe(op string, start time.Time, d time.Duration, err error)
 	}
 	_ = o.hist.RecordValue(v) // in range by construction
 	o.count.Add(1)
+}
+
+// A FirstError is the earliest failure of an op that Health saw.
+type FirstError struct {
+	At  time.Time
+	Msg string
+}
+
+// seen counts an observation for Health.
+func (h *Handle) seen(o *opHist, s int64, err error) {
+	if err == nil {
+		o.seenOK.Add(1)
+		return
+	}
+	o.seenErr.Add(1)
+	if o.firstErr.Load() == nil {
+		o.firstErr.Store(&FirstError{At: time.Unix(0, s), Msg: err.Error()})
+	}
+}
+
+// OpHealth is what every handle saw of one op since the load started,
+// warm-up included: successes, failures and the earliest failure.
+type OpHealth struct {
+	Op        string
+	OK, Fails int64
+	First     *FirstError // nil without a failure
+}
+
+// Health returns, per op, every success and failure seen so far (warm-up
+// included), with the earliest failure. It is safe during the run.
+func (r *Recorder) Health() []OpHealth {
+	r.mu.Lock()
+	hs := append([]*Handle(nil), r.handles...)
+	r.mu.Unlock()
+	var out []OpHealth
+	idx := map[string]int{}
+	for _, h := range hs {
+		ops := h.pub.Load()
+		if ops == nil {
+			continue
+		}
+		for _, o := range *ops {
+			i, ok := idx[o.name]
+			if !ok {
+				i = len(out)
+				idx[o.name] = i
+				out = append(out, OpHealth{Op: o.name})
+			}
+			out[i].OK += o.seenOK.Load()
+			out[i].Fails += o.seenErr.Load()
+			if f := o.firstErr.Load(); f != nil && (out[i].First == nil || f.At.Before(out[i].First.At)) {
+				out[i].First = f
+			}
+		}
+	}
+	return out
 }
 
 func clamp(v int64) int64 {

@@ -33,7 +33,7 @@ func TestTimelineIntervals(t *testing.T) {
 	h.Observe("op", at(900*ms), 300*ms, nil)              // ended in 1
 	h.Observe("op", at(-5*ms), 10*ms, nil)                // warm-up straggler after interval 0: left out
 	h.Observe("op", at(2500*ms), 40*ms, nil)              // interval 2
-	h.Observe("op", at(2990*ms), 1500*ms, nil)            // ended after the window: unfinished, not in the timeline
+	h.Observe("op", at(2990*ms), 1500*ms, nil)            // ended after the window: interval 4
 	h.Observe("op", at(3100*ms), ms, nil)                 // started after the window: dropped
 	h.Observe("other", at(1500*ms), ms, errors.New("x"))  // another op, errors only
 	ops := r.Merge()
@@ -53,6 +53,7 @@ func TestTimelineIntervals(t *testing.T) {
 		{0, time.Second, false, 1, 1},
 		{time.Second, time.Second, false, 1, 0},
 		{2 * time.Second, time.Second, false, 1, 0},
+		{4 * time.Second, time.Second, false, 1, 0},
 	}
 	if len(op.Intervals) != len(wants) {
 		t.Fatalf("intervals = %+v", op.Intervals)
@@ -75,8 +76,8 @@ func TestTimelineIntervals(t *testing.T) {
 			t.Errorf("interval %d histogram: %v, %d values", i, err, hist.TotalCount())
 		}
 	}
-	if measured != op.Count() || op.Errors != 1 || op.Unfinished != 1 {
-		t.Errorf("measured intervals hold %d, the op %d (errors %d, unfinished %d, want 1 and 1)", measured, op.Count(), op.Errors, op.Unfinished)
+	if measured != op.Count() || op.Errors != 1 || op.Unfinished != 0 {
+		t.Errorf("measured intervals hold %d, the op %d (errors %d, unfinished %d, want 1 and 0)", measured, op.Count(), op.Errors, op.Unfinished)
 	}
 	if h, _ := op.Intervals[3].Latency(); h.Max() < int64(299*ms) || h.Max() > int64(302*ms) {
 		t.Errorf("interval 1 max = %d ns, want 300 ms within 1%%", h.Max())
@@ -188,7 +189,7 @@ func TestTimelineRunFile(t *testing.T) {
 	}
 }
 
-// TestUnfinished: what ends after the window closed, what the run cut
+// TestUnfinished: what the run cut
 // (cancelled, or wrapping ErrUnfinished) and what fails once the run has
 // abandoned its operations count as unfinished, not as errors or latency.
 func TestUnfinished(t *testing.T) {
@@ -206,10 +207,10 @@ func TestUnfinished(t *testing.T) {
 	h.Observe("op", ws.Add(50*ms), ms, errors.New("i/o timeout after the abandon")) // failed once abandoned
 	h.Observe("op", ws.Add(60*ms), ms, nil)                                         // a success still counts
 	op := r.Merge()[0]
-	if op.Count() != 2 || op.Errors != 1 || op.Unfinished != 4 {
-		t.Errorf("count %d errors %d unfinished %d, want 2, 1, 4", op.Count(), op.Errors, op.Unfinished)
+	if op.Count() != 3 || op.Errors != 1 || op.Unfinished != 3 {
+		t.Errorf("count %d errors %d unfinished %d, want 3, 1, 3", op.Count(), op.Errors, op.Unfinished)
 	}
-	if n := op.UnfinishedNote(); !strings.Contains(n, "4 unfinished") {
+	if n := op.UnfinishedNote(); !strings.Contains(n, "3 unfinished") {
 		t.Errorf("note %q", n)
 	}
 }

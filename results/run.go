@@ -116,6 +116,9 @@ type Result struct {
 	Ops   []Op      `json:"ops"` // task-level timings first, then backend operations
 	// Interrupted is set when the run was stopped before its planned end.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// Stopped is the verdict of a measurement that stopped early because
+	// an operation failed every time; "" otherwise.
+	Stopped string `json:"stopped,omitempty"`
 	// Notes are caveats that travel with the figures.
 	Notes []string `json:"notes,omitempty"`
 	// Stats are what the server spent during the window, from its own
@@ -303,9 +306,10 @@ type Op struct {
 	Name         string   `json:"name"`
 	Errors       int64    `json:"errors"`
 	ErrorSamples []string `json:"error_samples,omitempty"` // distinct messages, at most MaxErrorSamples
-	// Unfinished counts the operations that started in the window but had
-	// not finished when it closed, or were abandoned when the run's grace
-	// after it ran out: neither successes (nor latencies) nor errors.
+	// Unfinished counts the operations that started in the window and had
+	// not finished when the run's grace after it ran out (or the run was
+	// interrupted or stopped early), so that it abandoned them: neither
+	// successes (nor latencies) nor errors.
 	Unfinished int64                   `json:"unfinished,omitempty"`
 	Latency    *hdrhistogram.Histogram `json:"-"` // nanoseconds
 	// OverRange is how many of Latency's values were above HighestNanos
@@ -322,7 +326,7 @@ func (o *Op) UnfinishedNote() string {
 	if o.Unfinished == 0 {
 		return ""
 	}
-	return o.Name + ": " + Count(o.Unfinished) + " unfinished when the window closed (not counted as successes, errors or latency)"
+	return o.Name + ": " + Count(o.Unfinished) + " unfinished when the run ended (abandoned after the grace or cut by a stop; not counted as successes, errors or latency)"
 }
 
 // OverRangeNote says how many of the op's latencies were recorded at the
