@@ -224,7 +224,7 @@ func (h *Handle) Observe(op string, start time.Time, d time.Duration, err error)
 	}
 	if s < ws { // warm-up: the timeline only
 		if err == nil || !errors.Is(err, context.Canceled) {
-			h.seen(h.op(op), s, err)
+			h.seen(h.op(op), s+int64(d), err)
 			h.timeline(h.op(op), s, int64(d), clamp(int64(d)), err != nil)
 		}
 		return
@@ -234,7 +234,7 @@ func (h *Handle) Observe(op string, start time.Time, d time.Duration, err error)
 		o.unfinished.Add(1) // a stopped run is not a failed operation
 		return
 	}
-	h.seen(o, s, err)
+	h.seen(o, s+int64(d), err)
 	v := int64(d)
 	if v < LowestNanos {
 		v = LowestNanos
@@ -265,21 +265,22 @@ func (h *Handle) Observe(op string, start time.Time, d time.Duration, err error)
 	o.count.Add(1)
 }
 
-// A FirstError is the earliest failure of an op that Health saw.
+// A FirstError is the earliest failure of an op that Health saw, At when
+// it ended.
 type FirstError struct {
 	At  time.Time
 	Msg string
 }
 
-// seen counts an observation for Health.
-func (h *Handle) seen(o *opHist, s int64, err error) {
+// seen counts an observation that ended at e (unix ns) for Health.
+func (h *Handle) seen(o *opHist, e int64, err error) {
 	if err == nil {
 		o.seenOK.Add(1)
 		return
 	}
 	o.seenErr.Add(1)
 	if o.firstErr.Load() == nil {
-		o.firstErr.Store(&FirstError{At: time.Unix(0, s), Msg: err.Error()})
+		o.firstErr.Store(&FirstError{At: time.Unix(0, e), Msg: err.Error()})
 	}
 }
 

@@ -216,6 +216,13 @@ func Run(ctx context.Context, w Workload, b backends.Backend, o RunOptions) (*Ou
 	// call of every session then returns, whatever the server does.
 	lctx, cancelLoad := context.WithCancelCause(ctx)
 	defer cancelLoad(nil)
+	if o.Tasks == 0 {
+		// A deadline too, a moment after the watchdog abandons the load:
+		// clients that watch only deadlines (go-redis's) return then.
+		var cancelDeadline context.CancelFunc
+		lctx, cancelDeadline = context.WithDeadline(lctx, r.end.Add(o.grace()+100*time.Millisecond))
+		defer cancelDeadline()
+	}
 	r.abandon = func(cause error) {
 		rec.Abandon()
 		cancelLoad(cause)
@@ -305,16 +312,21 @@ func (r *runState) watchdog(ctx context.Context, done <-chan struct{}) {
 // time, StopAfterFails times or for at least stopAfter since its first
 // failure, and "" otherwise.
 func allFailed(hs []results.OpHealth, now time.Time, stopAfter time.Duration) string {
-	for _, h := range hs {
+	var worst *results.OpHealth // the op that failed first: the others often fail because of it
+	for i := range hs {
+		h := &hs[i]
 		if h.OK > 0 || h.First == nil {
 			continue
 		}
-		if h.Fails >= StopAfterFails || now.Sub(h.First.At) >= stopAfter {
-			return fmt.Sprintf("every %s failed (%d of %d in %s); the first: %s", h.Op, h.Fails, h.Fails,
-				now.Sub(h.First.At).Round(time.Millisecond), h.First.Msg)
+		if (h.Fails >= StopAfterFails || now.Sub(h.First.At) >= stopAfter) && (worst == nil || h.First.At.Before(worst.First.At)) {
+			worst = h
 		}
 	}
-	return ""
+	if worst == nil {
+		return ""
+	}
+	return fmt.Sprintf("every %s failed (%d of %d in %s); the first: %s", worst.Op, worst.Fails, worst.Fails,
+		now.Sub(worst.First.At).Round(time.Millisecond), worst.First.Msg)
 }
 
 // stopped reports whether callers start no new task.
@@ -422,7 +434,7 @@ func (r *runState) startWorkers(ctx context.Context, sessions []backends.Worker)
 	for i, s := range sessions {
 		wk := &worker{session: s, handle: r.rec.Handle(), trackStarted: r.o.TrackStarted,
 			pid: os.Getpid() + 1 + i, hostname: hostname, busy: &r.busy[i], windowStart: r.measureStart, windowEnd: r.end,
-			retry: r.o.Retry, rng: rand.New(rand.NewPCG(r.o.Seed, uint64(i)+3<<32))}
+			retry: r.o.Retry, storeTimeout: r.o.TaskTimeout, rng: rand.New(rand.NewPCG(r.o.Seed, uint64(i)+3<<32))}
 		if r.o.ResultExtended {
 			wk.extended = &backends.Extended{Name: TaskName, Args: []any{0}, Kwargs: py.Dict{},
 				Worker: hostname, Queue: "celery"}

@@ -31,6 +31,7 @@ type worker struct {
 	windowStart, windowEnd time.Time
 	timer                  *time.Timer // the task body's sleep, reused
 	retry                  RetryPolicy
+	storeTimeout           time.Duration // bounds one store attempt: --task-timeout, the longest a caller waits
 	rng                    *rand.Rand // the retries' jitter
 }
 
@@ -64,6 +65,16 @@ func (p RetryPolicy) backoff(retries int, rng *rand.Rand) time.Duration {
 	return time.Duration(rng.Int64N(int64(d) + 1))
 }
 
+// storeOnce is one store attempt within storeTimeout.
+func (wk *worker) storeOnce(ctx context.Context, m *backends.TaskMeta) error {
+	if wk.storeTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, wk.storeTimeout)
+		defer cancel()
+	}
+	return wk.session.StoreResult(ctx, m)
+}
+
 // store is Backend.store_result: one attempt, or with Always the retries
 // Celery's loop makes, each attempt recorded by the session, until one
 // succeeds, MaxRetries are spent or ctx ends.
@@ -74,7 +85,7 @@ func (p RetryPolicy) backoff(retries int, rng *rand.Rand) time.Duration {
 // failure, so the flag shows what a retrying backend costs.
 func (wk *worker) store(ctx context.Context, m *backends.TaskMeta) error {
 	for retries := 0; ; retries++ {
-		err := wk.session.StoreResult(ctx, m)
+		err := wk.storeOnce(ctx, m)
 		if err == nil || !wk.retry.Always || ctx.Err() != nil {
 			return err
 		}
