@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/celery-bench/bench/backends"
@@ -97,7 +98,9 @@ func Measure(ctx context.Context, t Target, w Workload, ro RunOptions, m Measure
 		ro.AtWindowStart, ro.AtWindowEnd = snaps.take(ctx, &snaps.before), snaps.take(ctx, &snaps.after)
 		snaps.take(ctx, &snaps.idleBefore)()
 	}
+	backends.TakeDriverLog() // what came before this measurement is not its own
 	oc, err := Run(ctx, w, t.Backend, ro)
+	logged, logSamples := backends.TakeDriverLog()
 	if snaps.reader != nil && oc != nil && !oc.Interrupted && snaps.after != nil {
 		// The sessions' connections have closed; give the server a moment
 		// to have seen it, so their buffers are not counted as results.
@@ -128,6 +131,9 @@ func Measure(ctx context.Context, t Target, w Workload, ro RunOptions, m Measure
 		if err == nil {
 			err = fmt.Errorf("%w: %s", ErrAllFailed, oc.Failed)
 		}
+	}
+	if logged > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("the client library logged %d messages; the first: %s", logged, strings.Join(logSamples, " | ")))
 	}
 	if ro.Rate > 0 {
 		if note := achievedRate(oc, ro.Rate); note != "" {

@@ -32,7 +32,7 @@ type worker struct {
 	timer                  *time.Timer // the task body's sleep, reused
 	retry                  RetryPolicy
 	storeTimeout           time.Duration // bounds one store attempt: --task-timeout, the longest a caller waits
-	rng                    *rand.Rand // the retries' jitter
+	rng                    *rand.Rand    // the retries' jitter
 }
 
 // RetryPolicy is Celery's result_backend_always_retry and its backoff

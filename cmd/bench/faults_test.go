@@ -289,7 +289,7 @@ func TestFaultKillRestart(t *testing.T) {
 	r := startFaultRedis(t)
 	seedForeign(t, r.addr())
 	done := make(chan struct{})
-	code, run, _ := faultRun(t, "redis://"+r.addr()+"/0", func() {
+	code, run, stderr := faultRun(t, "redis://"+r.addr()+"/0", func() {
 		defer close(done)
 		r.kill()
 		time.Sleep(time.Second)
@@ -298,6 +298,9 @@ func TestFaultKillRestart(t *testing.T) {
 	<-done
 	if code != exitOK {
 		t.Errorf("exit %d, want %d", code, exitOK)
+	}
+	if strings.Contains(stderr, "pool.go") {
+		t.Errorf("go-redis logged raw to stderr: %s", stderr)
 	}
 	rt := faultOp(t, run, "roundtrip")
 	if rt.Count() == 0 || rt.Errors+rt.Unfinished == 0 {
