@@ -318,13 +318,22 @@ func TestFaultPause(t *testing.T) {
 	code, run, _ := faultRun(t, "redis://"+r.addr()+"/0", func() {
 		_ = proc.Signal(syscall.SIGSTOP)
 		time.AfterFunc(2500*time.Millisecond, func() { _ = proc.Signal(syscall.SIGCONT) })
-	})
+	}, "--task-time", "200ms") // callers spend most of their time waiting for the result
 	if code != exitOK {
 		t.Errorf("exit %d, want %d", code, exitOK)
 	}
 	rt := faultOp(t, run, "roundtrip")
 	if rt.Count() == 0 || rt.Errors == 0 {
 		t.Errorf("roundtrip: %d ok, %d errors: want successes and the pause's timeouts", rt.Count(), rt.Errors)
+	}
+	// The waits in progress when the pause began ended at --task-timeout.
+	if de, gm := faultOp(t, run, "drain_events"), faultOp(t, run, "get_task_meta"); de.Errors+gm.Errors == 0 {
+		t.Errorf("drain_events: no error; the waits held by the pause should have timed out")
+	}
+	// A store is bounded by --task-timeout too: the ones the pause held
+	// longer failed rather than counting as 2.5 s writes.
+	if st := faultOp(t, run, "store_result"); st.Errors == 0 {
+		t.Errorf("store_result: no error; the stores held by the pause should have timed out")
 	}
 	checkClean(t, r.addr())
 }
