@@ -127,7 +127,7 @@ func Measure(ctx context.Context, t Target, w Workload, ro RunOptions, m Measure
 	}
 	if oc.Failed != "" {
 		res.Stopped = oc.Failed
-		res.Notes = append(res.Notes, "stopped early: "+oc.Failed)
+		res.Notes = append(res.Notes, "stopped early: "+oc.Failed+"; the errors count every attempt since the load started, warm-up included")
 		if err == nil {
 			err = fmt.Errorf("%w: %s", ErrAllFailed, oc.Failed)
 		}

@@ -329,6 +329,31 @@ func allFailed(hs []results.OpHealth, now time.Time, stopAfter time.Duration) st
 		now.Sub(worst.First.At).Round(time.Millisecond), worst.First.Msg)
 }
 
+// withEveryFailure gives ops, of a run that stopped early because an op
+// only failed, every failure since the load started, the warm-up's too:
+// such a run often stops before or just after its window opens, and its
+// verdict must not read as an op without errors.
+func withEveryFailure(ops []results.Op, hs []results.OpHealth) []results.Op {
+	for _, h := range hs {
+		if h.Fails == 0 {
+			continue
+		}
+		i := slices.IndexFunc(ops, func(o results.Op) bool { return o.Name == h.Op })
+		if i < 0 {
+			ops = append(ops, results.Op{Name: h.Op, Latency: results.NewHistogram()})
+			i = len(ops) - 1
+		}
+		o := &ops[i]
+		if h.Fails > o.Errors {
+			o.Errors = h.Fails
+		}
+		if len(o.ErrorSamples) == 0 && h.First != nil {
+			o.ErrorSamples = []string{h.First.Msg}
+		}
+	}
+	return ops
+}
+
 // stopped reports whether callers start no new task.
 func (r *runState) stopped() bool {
 	select {
@@ -591,6 +616,7 @@ func (r *runState) outcome(interrupted bool) (*Outcome, error) {
 	if v := r.failed.Load(); v != nil {
 		out.Failed = *v
 		_, out.End = r.rec.Window()
+		out.Ops = withEveryFailure(out.Ops, r.rec.Health())
 	}
 	if out.End.Before(out.Start) {
 		out.End = out.Start // stopped in the warm-up: nothing was measured

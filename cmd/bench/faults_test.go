@@ -446,7 +446,7 @@ func TestFaultEveryStoreFails(t *testing.T) {
 	if !strings.Contains(stderr, "stopped early") {
 		t.Errorf("stderr does not give the verdict: %s", stderr)
 	}
-	if st, ok := res.Op("store_result"); !ok || st.Errors == 0 || len(st.ErrorSamples) == 0 {
+	if st, ok := res.Op("store_result"); !ok || st.Errors < 4 || len(st.ErrorSamples) == 0 || !strings.Contains(st.ErrorSamples[0], "OOM") {
 		t.Errorf("store_result errors not counted: %+v", st)
 	}
 	if rt, ok := run.Results[1].Op("roundtrip"); !ok || rt.Count() == 0 {
