@@ -107,6 +107,11 @@ func WriteBenchfmt(w io.Writer, r *Run) error {
 		for j := range res.Ops {
 			o := &res.Ops[j]
 			n := o.Count()
+			if o.Errors > 0 || o.Unfinished > 0 {
+				// Comment lines: benchstat has no unit for a count that is
+				// not per op, and ignores them.
+				fmt.Fprintf(&b, "# %s/op=%s: %d errors, %d unfinished\n", name, nameValue(o.Name), o.Errors, o.Unfinished)
+			}
 			if n == 0 {
 				continue
 			}

@@ -51,6 +51,11 @@ type Recorder struct {
 	start atomic.Int64 // unix ns; observations starting earlier are dropped
 	end   atomic.Int64 // unix ns; observations starting at or after are dropped
 
+	// abandoned is set once the run gives up on the operations still in
+	// flight (its grace after the window ran out, or it stopped early):
+	// what fails from then on is unfinished, not an error.
+	abandoned atomic.Bool
+
 	mu      sync.Mutex // guards handles; never taken on the recording path
 	handles []*Handle
 
@@ -123,6 +128,14 @@ func (r *Recorder) Close(t time.Time) {
 	}
 }
 
+// ErrUnfinished marks an operation the run gave up on before it finished;
+// Observe counts an error wrapping it as unfinished.
+var ErrUnfinished = errors.New("unfinished when the run ended")
+
+// Abandon makes every failure observed from now on count as unfinished:
+// the run cut the operations still in flight.
+func (r *Recorder) Abandon() { r.abandoned.Store(true) }
+
 // Window returns the measurement window.
 func (r *Recorder) Window() (start, end time.Time) {
 	return time.Unix(0, r.start.Load()), time.Unix(0, r.end.Load())
@@ -150,12 +163,20 @@ type Handle struct {
 }
 
 type opHist struct {
-	name    string
-	hist    *hdrhistogram.Histogram
-	count   atomic.Int64 // successes kept, readable during the run
-	errors  atomic.Int64
-	samples []string
-	over    int64 // latencies above HighestNanos, recorded as it; read by Merge only
+	name   string
+	hist   *hdrhistogram.Histogram
+	count  atomic.Int64 // successes kept, readable during the run
+	errors atomic.Int64
+	// unfinished counts what started in the window and had not finished
+	// when it closed, or was cut when the run gave up on it.
+	unfinished atomic.Int64
+	samples    []string
+	// seenOK and seenErr count every success and failure since the load
+	// started, the warm-up's too, and firstErr is the earliest failure:
+	// what Health reports while the run goes on.
+	seenOK, seenErr atomic.Int64
+	firstErr        atomic.Pointer[FirstError]
+	over            int64 // latencies above HighestNanos, recorded as it; read by Merge only
 
 	cur    *ivNode // the open interval, nil before the first observation
 	lo, hi int64   // unix ns bounds of cur
@@ -203,14 +224,17 @@ func (h *Handle) Observe(op string, start time.Time, d time.Duration, err error)
 	}
 	if s < ws { // warm-up: the timeline only
 		if err == nil || !errors.Is(err, context.Canceled) {
+			h.seen(h.op(op), s+int64(d), err)
 			h.timeline(h.op(op), s, int64(d), clamp(int64(d)), err != nil)
 		}
 		return
 	}
-	if err != nil && errors.Is(err, context.Canceled) {
-		return // a stopped run is not a failed operation
-	}
 	o := h.op(op)
+	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, ErrUnfinished) || h.rec.abandoned.Load()) {
+		o.unfinished.Add(1) // a stopped run is not a failed operation
+		return
+	}
+	h.seen(o, s+int64(d), err)
 	v := int64(d)
 	if v < LowestNanos {
 		v = LowestNanos
@@ -239,6 +263,63 @@ func (h *Handle) Observe(op string, start time.Time, d time.Duration, err error)
 	}
 	_ = o.hist.RecordValue(v) // in range by construction
 	o.count.Add(1)
+}
+
+// A FirstError is the earliest failure of an op that Health saw, At when
+// it ended.
+type FirstError struct {
+	At  time.Time
+	Msg string
+}
+
+// seen counts an observation that ended at e (unix ns) for Health.
+func (h *Handle) seen(o *opHist, e int64, err error) {
+	if err == nil {
+		o.seenOK.Add(1)
+		return
+	}
+	o.seenErr.Add(1)
+	if o.firstErr.Load() == nil {
+		o.firstErr.Store(&FirstError{At: time.Unix(0, e), Msg: err.Error()})
+	}
+}
+
+// OpHealth is what every handle saw of one op since the load started,
+// warm-up included: successes, failures and the earliest failure.
+type OpHealth struct {
+	Op        string
+	OK, Fails int64
+	First     *FirstError // nil without a failure
+}
+
+// Health returns, per op, every success and failure seen so far (warm-up
+// included), with the earliest failure. It is safe during the run.
+func (r *Recorder) Health() []OpHealth {
+	r.mu.Lock()
+	hs := append([]*Handle(nil), r.handles...)
+	r.mu.Unlock()
+	var out []OpHealth
+	idx := map[string]int{}
+	for _, h := range hs {
+		ops := h.pub.Load()
+		if ops == nil {
+			continue
+		}
+		for _, o := range *ops {
+			i, ok := idx[o.name]
+			if !ok {
+				i = len(out)
+				idx[o.name] = i
+				out = append(out, OpHealth{Op: o.name})
+			}
+			out[i].OK += o.seenOK.Load()
+			out[i].Fails += o.seenErr.Load()
+			if f := o.firstErr.Load(); f != nil && (out[i].First == nil || f.At.Before(out[i].First.At)) {
+				out[i].First = f
+			}
+		}
+	}
+	return out
 }
 
 func clamp(v int64) int64 {
@@ -353,6 +434,7 @@ func (r *Recorder) Merge() []Op {
 				m.Latency.Merge(o.hist)
 			}
 			m.Errors += o.errors.Load()
+			m.Unfinished += o.unfinished.Load()
 			m.OverRange += o.over
 			for _, s := range o.samples {
 				m.addSample(s)

@@ -2,7 +2,9 @@ package results
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -74,8 +76,8 @@ func TestTimelineIntervals(t *testing.T) {
 			t.Errorf("interval %d histogram: %v, %d values", i, err, hist.TotalCount())
 		}
 	}
-	if measured != op.Count() || op.Errors != 1 {
-		t.Errorf("measured intervals hold %d, the op %d (errors %d)", measured, op.Count(), op.Errors)
+	if measured != op.Count() || op.Errors != 1 || op.Unfinished != 0 {
+		t.Errorf("measured intervals hold %d, the op %d (errors %d, unfinished %d, want 1 and 0)", measured, op.Count(), op.Errors, op.Unfinished)
 	}
 	if h, _ := op.Intervals[3].Latency(); h.Max() < int64(299*ms) || h.Max() > int64(302*ms) {
 		t.Errorf("interval 1 max = %d ns, want 300 ms within 1%%", h.Max())
@@ -184,5 +186,31 @@ func TestTimelineRunFile(t *testing.T) {
 	oldRun, err := ReadJSON(strings.NewReader(old))
 	if err == nil && len(oldRun.Results[0].Ops[0].Intervals) != 0 {
 		t.Errorf("old file has intervals")
+	}
+}
+
+// TestUnfinished: what the run cut
+// (cancelled, or wrapping ErrUnfinished) and what fails once the run has
+// abandoned its operations count as unfinished, not as errors or latency.
+func TestUnfinished(t *testing.T) {
+	ws := time.Now()
+	r := NewRecorder(ws)
+	r.SetWindow(ws, ws.Add(time.Second))
+	h := r.Handle()
+	ms := time.Millisecond
+	h.Observe("op", ws.Add(10*ms), ms, nil)                                // a success
+	h.Observe("op", ws.Add(20*ms), ms, errors.New("boom"))                 // an error
+	h.Observe("op", ws.Add(900*ms), 200*ms, nil)                           // ended after the window
+	h.Observe("op", ws.Add(30*ms), ms, context.Canceled)                   // cut by a stop
+	h.Observe("op", ws.Add(40*ms), ms, fmt.Errorf("x: %w", ErrUnfinished)) // cut by the grace
+	r.Abandon()
+	h.Observe("op", ws.Add(50*ms), ms, errors.New("i/o timeout after the abandon")) // failed once abandoned
+	h.Observe("op", ws.Add(60*ms), ms, nil)                                         // a success still counts
+	op := r.Merge()[0]
+	if op.Count() != 3 || op.Errors != 1 || op.Unfinished != 3 {
+		t.Errorf("count %d errors %d unfinished %d, want 3, 1, 3", op.Count(), op.Errors, op.Unfinished)
+	}
+	if n := op.UnfinishedNote(); !strings.Contains(n, "3 unfinished") {
+		t.Errorf("note %q", n)
 	}
 }

@@ -119,6 +119,9 @@ type Result struct {
 	Ops   []Op      `json:"ops"` // task-level timings first, then backend operations
 	// Interrupted is set when the run was stopped before its planned end.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// Stopped is the verdict of a measurement that stopped early because
+	// an operation failed every time; "" otherwise.
+	Stopped string `json:"stopped,omitempty"`
 	// Notes are caveats that travel with the figures.
 	Notes []string `json:"notes,omitempty"`
 	// Stats are what the server spent during the window, from its own
@@ -221,6 +224,9 @@ func (r *Run) Combine() []Result {
 			if n := out[i].Ops[j].OverRangeNote(); n != "" {
 				out[i].Notes = append(out[i].Notes, n)
 			}
+			if n := out[i].Ops[j].UnfinishedNote(); n != "" {
+				out[i].Notes = append(out[i].Notes, n)
+			}
 		}
 	}
 	return out
@@ -305,6 +311,7 @@ func (r *Result) mergeOps(ops []Op) (badOp string, dropped int64) {
 			}
 		}
 		m.Errors += o.Errors
+		m.Unfinished += o.Unfinished
 		m.OverRange += o.OverRange
 		for _, s := range o.ErrorSamples {
 			m.addSample(s)
@@ -329,16 +336,30 @@ func (r *Result) Op(name string) (*Op, bool) {
 // Op is the merged record of one operation (a backend call such as
 // store_result, or a task-level timing such as roundtrip).
 type Op struct {
-	Name         string                  `json:"name"`
-	Errors       int64                   `json:"errors"`
-	ErrorSamples []string                `json:"error_samples,omitempty"` // distinct messages, at most MaxErrorSamples
-	Latency      *hdrhistogram.Histogram `json:"-"`                       // nanoseconds
+	Name         string   `json:"name"`
+	Errors       int64    `json:"errors"`
+	ErrorSamples []string `json:"error_samples,omitempty"` // distinct messages, at most MaxErrorSamples
+	// Unfinished counts the operations that started in the window and had
+	// not finished when the run's grace after it ran out (or the run was
+	// interrupted or stopped early), so that it abandoned them: neither
+	// successes (nor latencies) nor errors.
+	Unfinished int64                   `json:"unfinished,omitempty"`
+	Latency    *hdrhistogram.Histogram `json:"-"` // nanoseconds
 	// OverRange is how many of Latency's values were above HighestNanos
 	// and recorded as HighestNanos (the histogram's ceiling).
 	OverRange int64 `json:"-"`
 	// Intervals is the op's timeline in time order (see Interval); empty
 	// for runs recorded before timelines, and for combined repetitions.
 	Intervals []Interval `json:"-"`
+}
+
+// UnfinishedNote says how many of the op's operations were unfinished
+// when the window closed; "" when none.
+func (o *Op) UnfinishedNote() string {
+	if o.Unfinished == 0 {
+		return ""
+	}
+	return o.Name + ": " + Count(o.Unfinished) + " unfinished when the run ended (abandoned after the grace or cut by a stop; not counted as successes, errors or latency)"
 }
 
 // OverRangeNote says how many of the op's latencies were recorded at the
@@ -428,6 +449,7 @@ type opJSON struct {
 	Count        int64    `json:"count"`
 	Errors       int64    `json:"errors"`
 	ErrorSamples []string `json:"error_samples,omitempty"`
+	Unfinished   int64    `json:"unfinished,omitempty"`
 	MeanNanos    float64  `json:"mean_ns"`
 	P50Nanos     int64    `json:"p50_ns"`
 	P90Nanos     int64    `json:"p90_ns"`
@@ -452,7 +474,7 @@ func (o Op) MarshalJSON() ([]byte, error) {
 	}
 	s := Summarize(h)
 	return json.Marshal(opJSON{
-		Name: o.Name, Count: h.TotalCount(), Errors: o.Errors, ErrorSamples: o.ErrorSamples,
+		Name: o.Name, Count: h.TotalCount(), Errors: o.Errors, ErrorSamples: o.ErrorSamples, Unfinished: o.Unfinished,
 		MeanNanos: s.Mean, P50Nanos: s.P50, P90Nanos: s.P90, P99Nanos: s.P99, P999Nanos: s.P999, MaxNanos: s.Max,
 		OverRange: o.OverRange, Histogram: string(enc), Intervals: o.Intervals,
 	})
@@ -471,7 +493,10 @@ func (o *Op) UnmarshalJSON(data []byte) error {
 	if j.OverRange < 0 || j.OverRange > h.TotalCount() {
 		return fmt.Errorf("%s: over_range %d is not between 0 and the count %d", j.Name, j.OverRange, h.TotalCount())
 	}
-	*o = Op{Name: j.Name, Errors: j.Errors, ErrorSamples: j.ErrorSamples, Latency: h, OverRange: j.OverRange, Intervals: j.Intervals}
+	if j.Errors < 0 || j.Unfinished < 0 {
+		return fmt.Errorf("%s: errors %d and unfinished %d must not be negative", j.Name, j.Errors, j.Unfinished)
+	}
+	*o = Op{Name: j.Name, Errors: j.Errors, ErrorSamples: j.ErrorSamples, Unfinished: j.Unfinished, Latency: h, OverRange: j.OverRange, Intervals: j.Intervals}
 	return nil
 }
 

@@ -78,8 +78,8 @@ func (ch *chord) Flags() *pflag.FlagSet {
 }
 
 func (ch *chord) Validate() error {
-	if ch.size < 1 {
-		return fmt.Errorf("--chord-size must be at least 1, not %d", ch.size)
+	if ch.size < 1 || ch.size > MaxMembers {
+		return fmt.Errorf("--chord-size must be between 1 and %d, not %d (%s)", MaxMembers, ch.size, maxMembersWhy)
 	}
 	return nil
 }

@@ -25,6 +25,16 @@ func init() {
 // the group to having every member's result.
 const OpGroupJoin = "group_join"
 
+// MaxMembers bounds --group-size and --chord-size: Celery stores a
+// group's member ids in one GroupResult record and a chord counts its
+// header in one key, so a 10,000-task group is already a record of several
+// hundred KB that every join reads whole, and the caller holds that many
+// AsyncResults; past it a run measures the caller's memory, not the
+// backend (a million-task chord never finished).
+const MaxMembers = 10000
+
+const maxMembersWhy = "a GroupResult holds every member id in one record; larger groups measure the caller, not the backend"
+
 // DefaultGroupSize is --group-size.
 const DefaultGroupSize = 5
 
@@ -44,8 +54,8 @@ func (g *group) Flags() *pflag.FlagSet {
 }
 
 func (g *group) Validate() error {
-	if g.size < 1 {
-		return fmt.Errorf("--group-size must be at least 1, not %d", g.size)
+	if g.size < 1 || g.size > MaxMembers {
+		return fmt.Errorf("--group-size must be between 1 and %d, not %d (%s)", MaxMembers, g.size, maxMembersWhy)
 	}
 	return nil
 }

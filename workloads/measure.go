@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/celery-bench/bench/backends"
@@ -49,11 +50,14 @@ type Measurement struct {
 // and the traffic would differ.
 var ErrLeftovers = errors.New("results of an earlier run with the same seed are still stored")
 
-// cleanupTimeout bounds deleting what a measurement wrote.
-const cleanupTimeout = 2 * time.Minute
+// cleanupTimeout bounds deleting what a measurement wrote: a server that
+// does not answer leaves the results behind (and a notice naming their
+// ids) rather than a run that never ends.
+const cleanupTimeout = 30 * time.Second
 
-// statsTimeout bounds one read of the server's counters.
-const statsTimeout = 5 * time.Second
+// statsTimeout bounds one read of the server's counters; a server that
+// does not answer within it leaves the snapshot out.
+const statsTimeout = 2 * time.Second
 
 // OpenTarget opens and prepares the backend rawURL names for runs of w,
 // within o.ConnectTimeout. A workload that deletes by age (a Sweeper) gets
@@ -94,8 +98,10 @@ func Measure(ctx context.Context, t Target, w Workload, ro RunOptions, m Measure
 		ro.AtWindowStart, ro.AtWindowEnd = snaps.take(ctx, &snaps.before), snaps.take(ctx, &snaps.after)
 		snaps.take(ctx, &snaps.idleBefore)()
 	}
+	backends.TakeDriverLog() // what came before this measurement is not its own
 	oc, err := Run(ctx, w, t.Backend, ro)
-	if snaps.reader != nil && oc != nil && !oc.Interrupted {
+	logged, logSamples := backends.TakeDriverLog()
+	if snaps.reader != nil && oc != nil && !oc.Interrupted && snaps.after != nil {
 		// The sessions' connections have closed; give the server a moment
 		// to have seen it, so their buffers are not counted as results.
 		if sleepCtx(ctx, 100*time.Millisecond) {
@@ -122,6 +128,16 @@ func Measure(ctx context.Context, t Target, w Workload, ro RunOptions, m Measure
 	res.Pipeline = pipelineOf(oc, PrimaryOp(w), ro.Rate)
 	if oc.Overloaded != "" {
 		res.Notes = append(res.Notes, oc.Overloaded)
+	}
+	if oc.Failed != "" {
+		res.Stopped = oc.Failed
+		res.Notes = append(res.Notes, "stopped early: "+oc.Failed+"; the errors count every attempt since the load started, warm-up included")
+		if err == nil {
+			err = fmt.Errorf("%w: %s", ErrAllFailed, oc.Failed)
+		}
+	}
+	if logged > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("the client library logged %d messages; the first: %s", logged, strings.Join(logSamples, " | ")))
 	}
 	if ro.Rate > 0 {
 		if note := achievedRate(oc, ro.Rate); note != "" {

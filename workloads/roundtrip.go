@@ -46,6 +46,17 @@ func getResult(ctx context.Context, c *Caller, taskID string) (backends.State, e
 	return c.Session.WaitFor(ctx, taskID, c.PollInterval)
 }
 
+// onTaskCall runs the session's on_task_call within --task-timeout: the
+// SUBSCRIBE's confirmation is a wait like the result's.
+func onTaskCall(ctx context.Context, c *Caller, taskID string) error {
+	if c.TaskTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.TaskTimeout)
+		defer cancel()
+	}
+	return c.Session.OnTaskCall(ctx, taskID)
+}
+
 // awaitTask runs one task's lifecycle from the caller's side: on_task_call,
 // dispatch, wait, then the AsyncResult's release. It records the roundtrip
 // (and in an open loop its uncorrected twin) with an error when the wait
@@ -54,7 +65,7 @@ func getResult(ctx context.Context, c *Caller, taskID string) (backends.State, e
 // the run, so it always returns nil.
 func awaitTask(ctx context.Context, c *Caller, t *Task, wait waitFunc) error {
 	s := c.Session
-	err := s.OnTaskCall(ctx, t.ID)
+	err := onTaskCall(ctx, c, t.ID)
 	if err == nil {
 		err = c.Dispatch(ctx, t)
 	}

@@ -77,15 +77,47 @@ type RunOptions struct {
 	// Interval is the length of the timeline's intervals (--interval); 0
 	// means results.DefaultInterval.
 	Interval time.Duration
+	// Retry is result_backend_always_retry and its backoff; the zero
+	// value stores once, as Celery does by default.
+	Retry RetryPolicy
+	// Grace bounds how long the tasks in flight when the window closes (at
+	// Duration after Warmup, or when a run by task count has started its
+	// last task) may take to finish; then the run abandons them and they
+	// count as unfinished. 0 means DefaultGrace.
+	Grace time.Duration
+	// StopAfter is how long an op may fail without a single success
+	// before the run stops early with that op's first error as its
+	// verdict (StopAfterFails failures end it sooner). 0 means
+	// DefaultStopAfter; negative never stops.
+	StopAfter time.Duration
 }
+
+// DefaultGrace is RunOptions.Grace's default.
+const DefaultGrace = 5 * time.Second
+
+// DefaultStopAfter is RunOptions.StopAfter's default: two seconds in which
+// an op only failed.
+const DefaultStopAfter = 2 * time.Second
+
+// StopAfterFails is how many failures of an op without any success stop a
+// run at once, before StopAfter has passed.
+const StopAfterFails = 200
+
+// ErrAllFailed is wrapped by the error of a run that stopped early because
+// every attempt of an operation failed.
+var ErrAllFailed = errors.New("stopped early: every attempt failed")
 
 // Progress is a snapshot of a run in progress.
 type Progress struct {
 	Elapsed time.Duration // since the start, warm-up included
 	Total   time.Duration // planned length, 0 when the run is by task count
 	Warmup  bool          // still warming up
-	Tasks   int64         // tasks measured so far
-	Errors  int64         // errors so far, all operations
+	// Finishing is set once the window has closed and the run waits, at
+	// most Grace, for the tasks in flight.
+	Finishing bool
+	Grace     time.Duration
+	Tasks     int64 // tasks measured so far
+	Errors    int64 // errors so far, all operations
 	// Last holds the primary op's figures over the last closed interval of
 	// the timeline; nil before one has closed.
 	Last *results.IntervalStat
@@ -179,8 +211,24 @@ func Run(ctx context.Context, w Workload, b backends.Backend, o RunOptions) (*Ou
 	// set-up (a TLS handshake, a distant server) eats neither the warm-up
 	// nor, in an open loop, the schedule.
 	r := newRunState(w, rec, o, time.Now())
-	r.startWorkers(ctx, ss.workers)
-	r.startCallers(ctx, w.Start(), ss)
+	// The load runs under a context of its own, cancelled when the grace
+	// after the window runs out (or the run stops early): every blocking
+	// call of every session then returns, whatever the server does.
+	lctx, cancelLoad := context.WithCancelCause(ctx)
+	defer cancelLoad(nil)
+	if o.Tasks == 0 {
+		// A deadline too, a moment after the watchdog abandons the load:
+		// clients that watch only deadlines (go-redis's) return then.
+		var cancelDeadline context.CancelFunc
+		lctx, cancelDeadline = context.WithDeadline(lctx, r.end.Add(o.grace()+100*time.Millisecond))
+		defer cancelDeadline()
+	}
+	r.abandon = func(cause error) {
+		rec.Abandon()
+		cancelLoad(cause)
+	}
+	r.startWorkers(lctx, ss.workers)
+	r.startCallers(lctx, w.Start(), ss)
 
 	callersDone := make(chan struct{})
 	go func() { r.callers.Wait(); close(callersDone) }()
@@ -189,16 +237,131 @@ func Run(ctx context.Context, w Workload, b backends.Backend, o RunOptions) (*Ou
 		defer close(hooksDone)
 		r.windowHooks(ctx, callersDone)
 	}()
-	interrupted := waitWithProgress(ctx, callersDone, rec, PrimaryOp(w), r.start, o)
+	workersDone := make(chan struct{})
+	go func() {
+		<-callersDone
+		close(r.broker.in)
+		r.workers.Wait()
+		close(workersDone)
+	}()
+	go r.watchdog(lctx, workersDone)
+	interrupted := waitWithProgress(ctx, workersDone, rec, PrimaryOp(w), r.start, o)
 	if interrupted {
 		rec.Close(time.Now())
 		r.stop()
-		<-callersDone
+		r.abandon(context.Cause(ctx))
+		<-workersDone
 	}
-	close(r.broker.in)
-	r.workers.Wait()
+	cancelLoad(nil)
 	<-hooksDone
 	return r.outcome(interrupted)
+}
+
+// grace is the run's Grace, defaulted.
+func (o RunOptions) grace() time.Duration {
+	if o.Grace > 0 {
+		return o.Grace
+	}
+	return DefaultGrace
+}
+
+// watchdog abandons the load once the grace after the window has run out,
+// and stops the run early when an op has only failed for StopAfter (or
+// StopAfterFails times). It returns when done closes or ctx ends.
+func (r *runState) watchdog(ctx context.Context, done <-chan struct{}) {
+	grace := r.o.grace()
+	stopAfter := r.o.StopAfter
+	if stopAfter == 0 {
+		stopAfter = DefaultStopAfter
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var closedAt time.Time // when the window closed, zero until then
+	for {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			if closedAt.IsZero() {
+				if r.o.Tasks == 0 && !now.Before(r.end) {
+					closedAt = r.end
+				} else if r.stopped() {
+					closedAt = now
+				}
+			}
+			if !closedAt.IsZero() && now.Sub(closedAt) >= grace {
+				r.abandon(fmt.Errorf("%w: abandoned %s after the window closed", results.ErrUnfinished, grace))
+				return
+			}
+			if stopAfter > 0 && !r.stopped() {
+				if verdict := allFailed(r.rec.Health(), now, stopAfter); verdict != "" {
+					r.failed.Store(&verdict)
+					r.rec.Close(now)
+					r.stop()
+					r.abandon(fmt.Errorf("%w: %s", results.ErrUnfinished, verdict))
+					return
+				}
+			}
+		}
+	}
+}
+
+// allFailed returns the verdict of a run in which an op has failed every
+// time, StopAfterFails times or for at least stopAfter since its first
+// failure, and "" otherwise.
+func allFailed(hs []results.OpHealth, now time.Time, stopAfter time.Duration) string {
+	var worst *results.OpHealth // the op that failed first: the others often fail because of it
+	for i := range hs {
+		h := &hs[i]
+		if h.OK > 0 || h.First == nil {
+			continue
+		}
+		if (h.Fails >= StopAfterFails || now.Sub(h.First.At) >= stopAfter) && (worst == nil || h.First.At.Before(worst.First.At)) {
+			worst = h
+		}
+	}
+	if worst == nil {
+		return ""
+	}
+	return fmt.Sprintf("every %s failed (%d of %d in %s); the first: %s", worst.Op, worst.Fails, worst.Fails,
+		now.Sub(worst.First.At).Round(time.Millisecond), worst.First.Msg)
+}
+
+// withEveryFailure gives ops, of a run that stopped early because an op
+// only failed, every failure since the load started, the warm-up's too:
+// such a run often stops before or just after its window opens, and its
+// verdict must not read as an op without errors.
+func withEveryFailure(ops []results.Op, hs []results.OpHealth) []results.Op {
+	for _, h := range hs {
+		if h.Fails == 0 {
+			continue
+		}
+		i := slices.IndexFunc(ops, func(o results.Op) bool { return o.Name == h.Op })
+		if i < 0 {
+			ops = append(ops, results.Op{Name: h.Op, Latency: results.NewHistogram()})
+			i = len(ops) - 1
+		}
+		o := &ops[i]
+		if h.Fails > o.Errors {
+			o.Errors = h.Fails
+		}
+		if len(o.ErrorSamples) == 0 && h.First != nil {
+			o.ErrorSamples = []string{h.First.Msg}
+		}
+	}
+	return ops
+}
+
+// stopped reports whether callers start no new task.
+func (r *runState) stopped() bool {
+	select {
+	case <-r.stopStarting:
+		return true
+	default:
+		return false
+	}
 }
 
 // sessions are the open sessions of one measurement.
@@ -262,6 +425,8 @@ type runState struct {
 	tickets    chan time.Time         // open loop: scheduled arrivals
 	served     atomic.Int64           // open loop: arrivals of the window started before it closed
 	overloaded atomic.Pointer[string] // open loop: the verdict when the backlog overflowed
+	failed     atomic.Pointer[string] // the verdict when an op only failed and the run stopped early
+	abandon    func(cause error)      // cuts every operation in flight
 	busy       []time.Duration        // by worker, written only by that worker: time busy in the window
 }
 
@@ -293,7 +458,8 @@ func (r *runState) startWorkers(ctx context.Context, sessions []backends.Worker)
 	r.busy = make([]time.Duration, len(sessions))
 	for i, s := range sessions {
 		wk := &worker{session: s, handle: r.rec.Handle(), trackStarted: r.o.TrackStarted,
-			pid: os.Getpid() + 1 + i, hostname: hostname, busy: &r.busy[i], windowStart: r.measureStart, windowEnd: r.end}
+			pid: os.Getpid() + 1 + i, hostname: hostname, busy: &r.busy[i], windowStart: r.measureStart, windowEnd: r.end,
+			retry: r.o.Retry, storeTimeout: r.o.TaskTimeout, rng: rand.New(rand.NewPCG(r.o.Seed, uint64(i)+3<<32))}
 		if r.o.ResultExtended {
 			wk.extended = &backends.Extended{Name: TaskName, Args: []any{0}, Kwargs: py.Dict{},
 				Worker: hostname, Queue: "celery"}
@@ -447,6 +613,14 @@ func (r *runState) outcome(interrupted bool) (*Outcome, error) {
 		out.Overloaded = *v
 		_, out.End = r.rec.Window()
 	}
+	if v := r.failed.Load(); v != nil {
+		out.Failed = *v
+		_, out.End = r.rec.Window()
+		out.Ops = withEveryFailure(out.Ops, r.rec.Health())
+	}
+	if out.End.Before(out.Start) {
+		out.End = out.Start // stopped in the warm-up: nothing was measured
+	}
 	for err := range r.errCh {
 		return out, err
 	}
@@ -461,6 +635,9 @@ type Outcome struct {
 	// Overloaded is the verdict when an open loop's backlog overflowed: the
 	// backend could not keep up with the rate. "" otherwise.
 	Overloaded string
+	// Failed is the verdict when the run stopped early because an op
+	// failed every time (ErrAllFailed); "" otherwise.
+	Failed string
 	// Served counts, in an open loop, the window's arrivals that a caller
 	// started while the window was open: Served/Planned is the rate the
 	// callers kept up with (tasks of a slow backend may finish later, after
@@ -587,9 +764,10 @@ func waitWithProgress(ctx context.Context, done <-chan struct{}, rec *results.Re
 			if o.Progress == nil {
 				continue
 			}
-			p := Progress{Elapsed: now.Sub(start), Warmup: now.Before(start.Add(o.Warmup))}
+			p := Progress{Elapsed: now.Sub(start), Warmup: now.Before(start.Add(o.Warmup)), Grace: o.grace()}
 			if o.Tasks == 0 {
 				p.Total = o.Warmup + o.Duration
+				p.Finishing = p.Elapsed >= p.Total
 			}
 			rec.Counts(func(op string, n, errs int64) {
 				if op == primary {

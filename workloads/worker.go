@@ -2,6 +2,8 @@ package workloads
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/celery-bench/bench/backends"
@@ -28,6 +30,72 @@ type worker struct {
 	busy                   *time.Duration
 	windowStart, windowEnd time.Time
 	timer                  *time.Timer // the task body's sleep, reused
+	retry                  RetryPolicy
+	storeTimeout           time.Duration // bounds one store attempt: --task-timeout, the longest a caller waits
+	rng                    *rand.Rand    // the retries' jitter
+}
+
+// RetryPolicy is Celery's result_backend_always_retry and its backoff
+// settings. Off (Celery's default), a store that fails is lost.
+type RetryPolicy struct {
+	Always bool // result_backend_always_retry
+	// MaxRetries is result_backend_max_retries; 0 retries without limit
+	// (Celery's default, float("inf")), until the run ends.
+	MaxRetries int
+	// BaseSleep and MaxSleep are result_backend_base_sleep_between_retries_ms
+	// (10 ms) and result_backend_max_sleep_between_retries_ms (10 s).
+	BaseSleep, MaxSleep time.Duration
+}
+
+// DefaultRetryPolicy holds Celery's defaults, retrying off.
+var DefaultRetryPolicy = RetryPolicy{BaseSleep: 10 * time.Millisecond, MaxSleep: 10 * time.Second}
+
+// backoff is Celery's get_exponential_backoff_interval with full jitter:
+// a uniform draw from [0, min(max, base·2^retries)].
+func (p RetryPolicy) backoff(retries int, rng *rand.Rand) time.Duration {
+	d := p.MaxSleep
+	if retries < 40 {
+		if e := p.BaseSleep * time.Duration(1<<retries); e >= 0 && e < d {
+			d = e
+		}
+	}
+	if d <= 0 {
+		return 0
+	}
+	return time.Duration(rng.Int64N(int64(d) + 1))
+}
+
+// storeOnce is one store attempt within storeTimeout.
+func (wk *worker) storeOnce(ctx context.Context, m *backends.TaskMeta) error {
+	if wk.storeTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, wk.storeTimeout)
+		defer cancel()
+	}
+	return wk.session.StoreResult(ctx, m)
+}
+
+// store is Backend.store_result: one attempt, or with Always the retries
+// Celery's loop makes, each attempt recorded by the session, until one
+// succeeds, MaxRetries are spent or ctx ends.
+//
+// Note: Celery retries only what the backend's exception_safe_to_retry
+// accepts, and its Redis and SQL backends accept nothing (Redis retries
+// connection errors on its own, under retry_policy); bench retries every
+// failure, so the flag shows what a retrying backend costs.
+func (wk *worker) store(ctx context.Context, m *backends.TaskMeta) error {
+	for retries := 0; ; retries++ {
+		err := wk.storeOnce(ctx, m)
+		if err == nil || !wk.retry.Always || ctx.Err() != nil {
+			return err
+		}
+		if wk.retry.MaxRetries > 0 && retries >= wk.retry.MaxRetries {
+			return fmt.Errorf("failed to store result on the backend after %d retries: %w", retries, err)
+		}
+		if !wk.body(ctx, wk.retry.backoff(retries+1, wk.rng)) {
+			return err
+		}
+	}
 }
 
 // TaskName is the name of the task bench's workers run, as result_extended
@@ -113,7 +181,7 @@ func (wk *worker) execute(ctx context.Context, t *Task) {
 		m := &wk.meta
 		*m = backends.TaskMeta{TaskID: t.ID, Status: backends.Retry, Result: t.Retry.Exception,
 			Traceback: t.Retry.Traceback, Children: []string{t.ID}, GroupID: t.GroupID, Extended: ext}
-		if err := wk.session.StoreResult(ctx, m); err != nil {
+		if err := wk.store(ctx, m); err != nil {
 			fail(err)
 			return
 		}
@@ -135,7 +203,7 @@ func (wk *worker) execute(ctx context.Context, t *Task) {
 	if t.Fail != nil {
 		m.Status, m.Result, m.Traceback = backends.Failure, t.Fail.Exception, t.Fail.Traceback
 	}
-	err := wk.session.StoreResult(ctx, m)
+	err := wk.store(ctx, m)
 	now := time.Now()
 	wk.handle.Observe(OpTask, t.Sent, now.Sub(t.Sent), err)
 	if err == nil {
@@ -155,7 +223,7 @@ func (wk *worker) run(ctx context.Context, t *Task, parent string, ext *backends
 	if wk.trackStarted {
 		*m = backends.TaskMeta{TaskID: t.ID, Status: backends.Started, Result: wk.started,
 			GroupID: t.GroupID, ParentID: parent, Extended: ext}
-		if err := wk.session.StoreResult(ctx, m); err != nil {
+		if err := wk.store(ctx, m); err != nil {
 			return err
 		}
 	}
@@ -179,7 +247,7 @@ func (wk *worker) run(ctx context.Context, t *Task, parent string, ext *backends
 		*m = backends.TaskMeta{TaskID: t.ID, Status: backends.Progress,
 			Result:  py.Dict{{Key: "current", Value: i}, {Key: "total", Value: progress}},
 			GroupID: t.GroupID, ParentID: parent, Extended: ext}
-		if err := wk.session.StoreResult(ctx, m); err != nil {
+		if err := wk.store(ctx, m); err != nil {
 			return err
 		}
 	}

@@ -175,11 +175,11 @@ func (f *WorkloadFile) field(k, v *yaml.Node) error {
 		}
 		return f.errf(v.Line, name, "%v", err)
 	case "progress_updates":
-		n, err := f.intField(v, name, 0)
+		n, err := f.intField(v, name, 0, MaxMembers)
 		f.ProgressUpdates = &n
 		return err
 	case "traceback_size":
-		n, err := f.intField(v, name, DefaultTracebackSize)
+		n, err := f.intField(v, name, DefaultTracebackSize, 16<<20)
 		f.TracebackSize = &n
 		return err
 	case "failure_rate", "retry_rate":
@@ -202,8 +202,8 @@ func (f *WorkloadFile) field(k, v *yaml.Node) error {
 		if err == nil {
 			d, err = time.ParseDuration(s)
 		}
-		if err != nil || d <= 0 {
-			return f.errf(v.Line, name, "must be a positive duration like 500ms or 2s, got %s", show(v))
+		if err != nil || d <= 0 || d > 24*time.Hour {
+			return f.errf(v.Line, name, "must be a positive duration up to 24h like 500ms or 2s, got %s", show(v))
 		}
 		if name == "poll_interval" {
 			f.PollInterval = d
@@ -294,14 +294,14 @@ func (f *WorkloadFile) mix(v *yaml.Node) error {
 	return nil
 }
 
-// intField decodes a non-negative integer of at least min.
-func (f *WorkloadFile) intField(v *yaml.Node, name string, min int) (int, error) {
+// intField decodes an integer between min and max.
+func (f *WorkloadFile) intField(v *yaml.Node, name string, min, max int) (int, error) {
 	var n int
 	if err := v.Decode(&n); err != nil || v.Kind != yaml.ScalarNode {
 		return 0, f.errf(v.Line, name, "must be an integer, got %s", show(v))
 	}
-	if n < min {
-		return 0, f.errf(v.Line, name, "must be at least %d, got %d", min, n)
+	if n < min || n > max {
+		return 0, f.errf(v.Line, name, "must be between %d and %d, got %d", min, max, n)
 	}
 	return n, nil
 }

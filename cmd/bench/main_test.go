@@ -206,13 +206,14 @@ func TestOutputNeverOverwrites(t *testing.T) {
 	}
 }
 
-// TestInterrupt checks that a cancelled run still prints what it measured.
+// TestInterrupt checks that a cancelled run still prints what it measured
+// and exits 4 (run incomplete).
 func TestInterrupt(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(700*time.Millisecond, cancel)
 	var stdout, stderr bytes.Buffer
 	code := bench(ctx, []string{"--backend", "memory://", "-d", "1m", "--warmup", "200ms", "--progress", "0", "--format", "json"}, &stdout, &stderr)
-	if code != 0 {
+	if code != exitIncomplete || !strings.Contains(stderr.String(), "interrupted") {
 		t.Fatalf("exit %d, stderr %s", code, stderr.String())
 	}
 	r, err := results.ReadJSON(&stdout)

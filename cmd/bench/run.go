@@ -65,6 +65,8 @@ type runOpts struct {
 	prefetch       int
 	progressEvery  time.Duration
 	interval       time.Duration
+	grace          time.Duration
+	retry          workloads.RetryPolicy
 
 	instances map[string]workloads.Workload // by name, with their flags bound
 }
@@ -107,6 +109,14 @@ func newRunFlags() (*pflag.FlagSet, *runOpts) {
 	fs.BoolVar(&o.force, "force", false, "run even against a target that holds Celery results bench did not write")
 	fs.DurationVar(&o.connectTimeout, "connect-timeout", 5*time.Second, "time allowed to connect to each backend")
 	fs.DurationVar(&o.taskTimeout, "task-timeout", 60*time.Second, "time a caller waits for one task before counting it as an error")
+	fs.DurationVar(&o.grace, "grace", workloads.DefaultGrace, "after the measured window closes, time the tasks in flight get to finish; then they are\n"+
+		"abandoned and counted as unfinished, so a run ends by --warmup + --duration + --grace whatever the servers do")
+	o.retry = workloads.DefaultRetryPolicy
+	fs.BoolVar(&o.retry.Always, "always-retry", false, "Celery's result_backend_always_retry: a worker retries a store that failed, with exponential\n"+
+		"backoff and full jitter, instead of losing it (its caller then waits, as by default)")
+	fs.IntVar(&o.retry.MaxRetries, "retry-max-retries", 0, "Celery's result_backend_max_retries with --always-retry (0: without limit, Celery's inf)")
+	fs.DurationVar(&o.retry.BaseSleep, "retry-base-sleep", o.retry.BaseSleep, "Celery's result_backend_base_sleep_between_retries_ms with --always-retry")
+	fs.DurationVar(&o.retry.MaxSleep, "retry-max-sleep", o.retry.MaxSleep, "Celery's result_backend_max_sleep_between_retries_ms with --always-retry")
 	fs.Var(&o.taskTime, "task-time", "how long each task body runs on its worker child, after STARTED and before the result is stored\n"+
 		"(the child takes no other task meanwhile): 50ms, a range 10ms-200ms, weighted 5ms:90,2s:10,\n"+
 		"lognormal:p50=40ms,p99=900ms, or @FILE of observed durations replayed by sampling")
@@ -192,6 +202,14 @@ func (o *runOpts) validate() error {
 		return usagef("--connect-timeout must be positive, got %s", o.connectTimeout)
 	case o.taskTimeout <= 0:
 		return usagef("--task-timeout must be positive, got %s", o.taskTimeout)
+	case o.grace <= 0 || o.grace > time.Hour:
+		return usagef("--grace must be positive and at most 1h, got %s", o.grace)
+	case o.retry.MaxRetries < 0:
+		return usagef("--retry-max-retries must not be negative, got %d", o.retry.MaxRetries)
+	case o.retry.BaseSleep < 0 || o.retry.MaxSleep < 0:
+		return usagef("--retry-base-sleep and --retry-max-sleep must not be negative, got %s and %s", o.retry.BaseSleep, o.retry.MaxSleep)
+	case o.duration > 24*time.Hour || o.warmup > 24*time.Hour || o.taskTimeout > 24*time.Hour || o.connectTimeout > time.Hour:
+		return usagef("--duration, --warmup and --task-timeout must be at most 24h and --connect-timeout at most 1h")
 	case o.progressEvery < 0:
 		return usagef("--progress must not be negative, got %s", o.progressEvery)
 	case o.interval < 10*time.Millisecond || o.interval > time.Hour:
@@ -204,6 +222,9 @@ func (o *runOpts) validate() error {
 		return usageError{err}
 	}
 	o.levels = levels
+	if err := checkFiles(o.callers, levels); err != nil {
+		return usageError{err}
+	}
 	if o.sloText != "" {
 		spec, err := parseSLO(o.sloText)
 		if err != nil {
@@ -396,6 +417,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		PollInterval: o.pollInterval, TrackStarted: o.trackStarted, ResultExtended: o.resultExtended, ResultSizes: o.resultSizes,
 		TaskTimeout: o.taskTimeout, TaskTime: o.taskTime, DispatchDelay: o.dispatchDelay, PrefetchMultiplier: o.prefetch,
 		ProgressEvery: o.progressEvery, Interval: o.interval, Poisson: o.arrivals == "poisson", MaxBacklog: o.maxBacklog,
+		Grace: o.grace, Retry: o.retry,
 	}
 	// One measurement per repetition, level and backend, interleaved so
 	// that machine drift spreads over all of them; each repetition starts
@@ -410,7 +432,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	for name, k := range names {
 		m.sameName[name] = k > 1
 	}
-	var runErr error
+	var runErr, incomplete error
 	n := 0
 loop:
 	for rep := 0; rep < o.count; rep++ {
@@ -424,6 +446,16 @@ loop:
 				res, stop, err := m.measure(b, urls[i], servers, i, ro, lv.name, rep)
 				if res != nil {
 					run.Results = append(run.Results, *res)
+					if err == nil && overloaded(res) && incomplete == nil {
+						incomplete = incompleteError{fmt.Errorf("%s: the backend could not keep up with the rate (see the notes)", res.Name)}
+					}
+				}
+				if errors.Is(err, workloads.ErrAllFailed) {
+					// That backend's verdict; the others still run.
+					if incomplete == nil {
+						incomplete = incompleteError{err}
+					}
+					err = nil
 				}
 				if err != nil {
 					runErr = err
@@ -435,7 +467,10 @@ loop:
 			n++
 		}
 	}
-	if runErr == nil && o.slo != nil && run.Interrupt == "" {
+	if run.Interrupt != "" && incomplete == nil {
+		incomplete = incompleteError{errors.New("the run was interrupted; the partial results were printed and saved")}
+	}
+	if runErr == nil && o.slo != nil && run.Interrupt == "" && incomplete == nil {
 		for i, b := range opened {
 			if err := m.searchSLO(b, urls[i], servers, i, base, uint64(n)+uint64(i)*64); err != nil {
 				runErr = err
@@ -466,7 +501,20 @@ loop:
 	if runErr == nil {
 		runErr = thErr
 	}
+	if runErr == nil {
+		runErr = incomplete
+	}
 	return runErr
+}
+
+// overloaded reports an open-loop result whose backlog overflowed.
+func overloaded(res *results.Result) bool {
+	for _, n := range res.Notes {
+		if strings.HasPrefix(n, "overloaded:") {
+			return true
+		}
+	}
+	return false
 }
 
 // saveRun saves run in the run store and says where on stderr; a run
@@ -535,6 +583,9 @@ func (m *measurer) measure(b backends.Backend, url string, servers []*server, i 
 	if errors.Is(err, workloads.ErrLeftovers) {
 		err = usageError{err}
 	}
+	if errors.Is(err, workloads.ErrAllFailed) && res != nil && !res.Interrupted {
+		return res, false, err // this backend's verdict: go on with the next
+	}
 	if err != nil {
 		return res, true, err
 	}
@@ -582,8 +633,16 @@ func formatProgress(pl progressLine, p workloads.Progress, tty bool) string {
 		phase = "warming up"
 	}
 	of := ""
+	elapsed := p.Elapsed.Round(time.Second).String()
 	if p.Total > 0 {
 		of = " of " + p.Total.Round(time.Second).String()
+	}
+	if p.Finishing {
+		// The window has closed: the run waits for the tasks in flight,
+		// never past the grace.
+		phase, elapsed = "window closed", ""
+		of = fmt.Sprintf("after %s, finishing the tasks in flight (%s of at most %s)", p.Total.Round(time.Second),
+			(p.Elapsed - p.Total).Round(100*time.Millisecond), p.Grace)
 	}
 	var b strings.Builder
 	if tty {
@@ -593,7 +652,7 @@ func formatProgress(pl progressLine, p workloads.Progress, tty bool) string {
 	if pl.n > 0 {
 		fmt.Fprintf(&b, " [%d/%d]", pl.k, pl.n)
 	}
-	fmt.Fprintf(&b, ": %s %s%s, %s tasks, %s errors", phase, p.Elapsed.Round(time.Second), of,
+	fmt.Fprintf(&b, ": %s %s%s, %s tasks, %s errors", phase, elapsed, of,
 		results.Count(p.Tasks), results.Count(p.Errors))
 	if l := p.Last; l != nil {
 		warm := ""
