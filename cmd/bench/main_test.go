@@ -231,6 +231,23 @@ func TestInterrupt(t *testing.T) {
 	}
 }
 
+// TestIncompleteBeatsThreshold: an interrupted run whose threshold also
+// failed exits 4, not 3 (a threshold on a partial run says little), and
+// still names the failed threshold.
+func TestIncompleteBeatsThreshold(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(500*time.Millisecond, cancel)
+	var stdout, stderr bytes.Buffer
+	code := bench(ctx, []string{"--backend", "memory://", "-d", "1m", "--warmup", "100ms", "--progress", "0", "--no-save",
+		"--threshold", "rate>1000000000"}, &stdout, &stderr)
+	if code != exitIncomplete {
+		t.Fatalf("exit %d, want %d; stderr %s", code, exitIncomplete, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "interrupted") || !strings.Contains(stderr.String(), "threshold") {
+		t.Errorf("stderr names the interruption and the threshold? %s", stderr.String())
+	}
+}
+
 // TestMainExits checks the built binary: bad input exits 2 with one line.
 func TestMainExits(t *testing.T) {
 	if testing.Short() {

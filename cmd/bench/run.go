@@ -498,11 +498,15 @@ loop:
 			}
 		}
 	}
-	if runErr == nil {
-		runErr = thErr
-	}
+	// An incomplete run exits 4 even when a threshold failed too: a
+	// threshold evaluated on a partial run says little.
 	if runErr == nil {
 		runErr = incomplete
+	}
+	if runErr == nil {
+		runErr = thErr
+	} else if thErr != nil {
+		fmt.Fprintf(stderr, "bench: %s\n", backends.Scrub(thErr.Error()))
 	}
 	return runErr
 }
