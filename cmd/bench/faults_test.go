@@ -11,11 +11,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,39 +20,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/celery-bench/bench/backends/conformance"
 	"github.com/celery-bench/bench/results"
 )
 
-// faultRedis is a private redis-server: its port stays the same across a
-// restart, and with appendfsync always a restart keeps what it held.
-type faultRedis struct {
-	t    *testing.T
-	path string
-	port int
-	dir  string
-	args []string
-	cmd  *exec.Cmd
-}
-
-func startFaultRedis(t *testing.T, extra ...string) *faultRedis {
+// startFaultRedis starts a private redis-server that syncs every write to
+// its append-only file, so that a restart keeps what it held.
+func startFaultRedis(t *testing.T, extra ...string) *conformance.RedisServer {
 	t.Helper()
-	path, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("BENCH_REQUIRE_SERVERS") == "1" {
-			t.Fatal("redis-server is not installed and BENCH_REQUIRE_SERVERS=1")
-		}
-		t.Skip("redis-server is not installed")
-	}
-	r := &faultRedis{t: t, path: path, port: freePort(t), dir: t.TempDir(), args: extra}
-	r.start()
-	t.Cleanup(func() {
-		if r.cmd != nil {
-			_ = r.cmd.Process.Signal(syscall.SIGCONT)
-			_ = r.cmd.Process.Kill()
-			_ = r.cmd.Wait()
-		}
-	})
-	return r
+	return conformance.StartRedis(t, append([]string{"--appendonly", "yes", "--appendfsync", "always"}, extra...)...)
 }
 
 func freePort(t *testing.T) int {
@@ -65,62 +38,6 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-func (r *faultRedis) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
-
-func (r *faultRedis) start() {
-	args := append([]string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "",
-		"--appendonly", "yes", "--appendfsync", "always", "--dir", r.dir}, r.args...)
-	r.cmd = exec.Command(r.path, args...)
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if reply, err := redisCmd(r.addr(), "PING"); err == nil && reply == "+PONG" {
-			return
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("private redis-server on %s did not answer", r.addr())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (r *faultRedis) kill() {
-	_ = r.cmd.Process.Kill()
-	_ = r.cmd.Wait()
-	r.cmd = nil
-}
-
-// redisCmd sends one inline command and returns the first line of the
-// reply (with a bulk reply, its payload), within 2 s.
-func redisCmd(addr string, args ...string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := io.WriteString(c, b.String()); err != nil {
-		return "", err
-	}
-	br := bufio.NewReader(c)
-	line, err := br.ReadString('\n')
-	if err != nil {
-		return "", err
-	}
-	line = strings.TrimRight(line, "\r\n")
-	if strings.HasPrefix(line, "$") && line != "$-1" {
-		payload, err := br.ReadString('\n')
-		return strings.TrimRight(payload, "\r\n"), err
-	}
-	return line, nil
 }
 
 // proxy forwards connections to a target; the test stalls (stops
@@ -264,7 +181,7 @@ func faultOp(t *testing.T, run *results.Run, name string) *results.Op {
 
 // seedForeign writes a key bench did not write, to be found intact.
 func seedForeign(t *testing.T, addr string) {
-	if r, err := redisCmd(addr, "SET", "someone-elses:key", "precious"); err != nil || r != "+OK" {
+	if r, err := conformance.RedisCmd(addr, "SET", "someone-elses:key", "precious"); err != nil || r != "+OK" {
 		t.Fatalf("SET: %q %v", r, err)
 	}
 }
@@ -273,10 +190,10 @@ func seedForeign(t *testing.T, addr string) {
 // unchanged: bench deleted every key it wrote.
 func checkClean(t *testing.T, addr string) {
 	t.Helper()
-	if v, err := redisCmd(addr, "GET", "someone-elses:key"); err != nil || v != "precious" {
+	if v, err := conformance.RedisCmd(addr, "GET", "someone-elses:key"); err != nil || v != "precious" {
 		t.Errorf("the foreign key is %q (%v), want it untouched", v, err)
 	}
-	if n, err := redisCmd(addr, "DBSIZE"); err != nil || n != ":1" {
+	if n, err := conformance.RedisCmd(addr, "DBSIZE"); err != nil || n != ":1" {
 		t.Errorf("DBSIZE %q (%v): bench left keys behind", n, err)
 	}
 }
@@ -287,13 +204,13 @@ func checkClean(t *testing.T, addr string) {
 // are gone.
 func TestFaultKillRestart(t *testing.T) {
 	r := startFaultRedis(t)
-	seedForeign(t, r.addr())
+	seedForeign(t, r.Addr())
 	done := make(chan struct{})
-	code, run, stderr := faultRun(t, "redis://"+r.addr()+"/0", func() {
+	code, run, stderr := faultRun(t, "redis://"+r.Addr()+"/0", func() {
 		defer close(done)
-		r.kill()
+		r.Kill()
 		time.Sleep(time.Second)
-		r.start()
+		r.Start()
 	})
 	<-done
 	if code != exitOK {
@@ -306,16 +223,16 @@ func TestFaultKillRestart(t *testing.T) {
 	if rt.Count() == 0 || rt.Errors+rt.Unfinished == 0 {
 		t.Errorf("roundtrip: %d ok, %d errors, %d unfinished: want successes and the outage's errors", rt.Count(), rt.Errors, rt.Unfinished)
 	}
-	checkClean(t, r.addr())
+	checkClean(t, r.Addr())
 }
 
 // TestFaultPause: Redis stopped (SIGSTOP) for 2.5 s: the callers' waits
 // time out (--task-timeout 1s) as errors, the run ends on time.
 func TestFaultPause(t *testing.T) {
 	r := startFaultRedis(t)
-	seedForeign(t, r.addr())
-	proc := r.cmd.Process
-	code, run, _ := faultRun(t, "redis://"+r.addr()+"/0", func() {
+	seedForeign(t, r.Addr())
+	proc := r.Process()
+	code, run, _ := faultRun(t, "redis://"+r.Addr()+"/0", func() {
 		_ = proc.Signal(syscall.SIGSTOP)
 		time.AfterFunc(2500*time.Millisecond, func() { _ = proc.Signal(syscall.SIGCONT) })
 	}, "--task-time", "200ms") // callers spend most of their time waiting for the result
@@ -335,7 +252,7 @@ func TestFaultPause(t *testing.T) {
 	if st := faultOp(t, run, "store_result"); st.Errors == 0 {
 		t.Errorf("store_result: no error; the stores held by the pause should have timed out")
 	}
-	checkClean(t, r.addr())
+	checkClean(t, r.Addr())
 }
 
 // TestFaultStall: the proxy in front of Redis stops forwarding on every
@@ -346,8 +263,8 @@ func TestFaultPause(t *testing.T) {
 // either way no other key changed.
 func TestFaultStall(t *testing.T) {
 	r := startFaultRedis(t)
-	seedForeign(t, r.addr())
-	p := startProxy(t, r.addr())
+	seedForeign(t, r.Addr())
+	p := startProxy(t, r.Addr())
 	code, run, stderr := faultRun(t, "redis://"+p.addr()+"/0", func() { p.stallFor(5 * time.Second) }, "--task-timeout", "10s")
 	p.resume()
 	if code != exitOK {
@@ -364,7 +281,7 @@ func TestFaultStall(t *testing.T) {
 	if unfinished == 0 {
 		t.Errorf("no op unfinished: the stores stalled past the grace should be")
 	}
-	left := redisKeys(t, r.addr())
+	left := redisKeys(t, r.Addr())
 	if len(left) > 1 && !strings.Contains(stderr, "could not delete this run's results") {
 		t.Errorf("%d keys left and no notice: %q", len(left), left)
 	}
@@ -373,7 +290,7 @@ func TestFaultStall(t *testing.T) {
 			t.Errorf("a key bench did not write appeared: %q", k)
 		}
 	}
-	if v, _ := redisCmd(r.addr(), "GET", "someone-elses:key"); v != "precious" {
+	if v, _ := conformance.RedisCmd(r.Addr(), "GET", "someone-elses:key"); v != "precious" {
 		t.Errorf("the foreign key is %q", v)
 	}
 }
@@ -406,8 +323,8 @@ func redisKeys(t *testing.T, addr string) []string {
 // reconnect as Celery does, the run ends on time and exits 0.
 func TestFaultCut(t *testing.T) {
 	r := startFaultRedis(t)
-	seedForeign(t, r.addr())
-	p := startProxy(t, r.addr())
+	seedForeign(t, r.Addr())
+	p := startProxy(t, r.Addr())
 	code, run, _ := faultRun(t, "redis://"+p.addr()+"/0", p.cut)
 	if code != exitOK {
 		t.Errorf("exit %d, want %d", code, exitOK)
@@ -423,7 +340,7 @@ func TestFaultCut(t *testing.T) {
 	if errs == 0 {
 		t.Errorf("the cut shows in no op's errors")
 	}
-	checkClean(t, r.addr())
+	checkClean(t, r.Addr())
 }
 
 // TestFaultEveryStoreFails: a Redis at its maxmemory refuses every write
@@ -432,7 +349,7 @@ func TestFaultCut(t *testing.T) {
 // runs, the partial results are printed, and the run exits 4.
 func TestFaultEveryStoreFails(t *testing.T) {
 	r := startFaultRedis(t, "--maxmemory", "1", "--maxmemory-policy", "noeviction")
-	code, run, stderr := faultRun(t, "redis://"+r.addr()+"/0", func() {}, "--backend", "memory://")
+	code, run, stderr := faultRun(t, "redis://"+r.Addr()+"/0", func() {}, "--backend", "memory://")
 	if code != exitIncomplete {
 		t.Errorf("exit %d, want %d", code, exitIncomplete)
 	}
@@ -452,7 +369,7 @@ func TestFaultEveryStoreFails(t *testing.T) {
 	if rt, ok := run.Results[1].Op("roundtrip"); !ok || rt.Count() == 0 {
 		t.Errorf("the next backend did not run")
 	}
-	if n, _ := redisCmd(r.addr(), "DBSIZE"); n != ":0" {
+	if n, _ := conformance.RedisCmd(r.Addr(), "DBSIZE"); n != ":0" {
 		t.Errorf("DBSIZE %s", n)
 	}
 }

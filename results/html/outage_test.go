@@ -1,13 +1,9 @@
 package html
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
+	"github.com/celery-bench/bench/backends/conformance"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,51 +15,6 @@ import (
 	"github.com/celery-bench/bench/workloads"
 )
 
-// privateRedis starts a redis-server of this test's own on a free port
-// (never the shared one), returning its URL and process.
-func privateRedis(t *testing.T) (string, *os.Process) {
-	path, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("BENCH_REQUIRE_SERVERS") == "1" {
-			t.Fatal("redis-server is not installed and BENCH_REQUIRE_SERVERS=1")
-		}
-		t.Skip("redis-server is not installed")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(path, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGCONT)
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			_ = c.SetDeadline(time.Now().Add(time.Second))
-			fmt.Fprint(c, "PING\r\n")
-			line, _ := bufio.NewReader(c).ReadString('\n')
-			c.Close()
-			if strings.HasPrefix(line, "+PONG") {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("private redis-server on %s did not answer", addr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return "redis://" + addr + "/0", cmd.Process
-}
-
 // TestOutageInTimeline runs the roundtrip workload against a private Redis
 // that is stopped (SIGSTOP) for 2 s from 2 s into the measured window, and
 // checks that the run's intervals show it at the right time (no roundtrip
@@ -71,7 +22,8 @@ func privateRedis(t *testing.T) (string, *os.Process) {
 // interval after with about 2 s of latency), and that the page's timeline
 // is drawn from them.
 func TestOutageInTimeline(t *testing.T) {
-	url, proc := privateRedis(t)
+	srv := conformance.StartRedis(t)
+	url, proc := srv.URL(0), srv.Process()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	const seed = 7
