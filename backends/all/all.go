@@ -4,5 +4,6 @@ package all
 import (
 	_ "github.com/celery-bench/bench/backends/memory"
 	_ "github.com/celery-bench/bench/backends/mysql"
+	_ "github.com/celery-bench/bench/backends/postgres"
 	_ "github.com/celery-bench/bench/backends/redis"
 )
