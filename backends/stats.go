@@ -235,6 +235,22 @@ func PerTask(before, after ServerStats, tasks int64) ServerStats {
 	perTask("connections per task", "connections", "Connections")
 	perTask("bytes received per task", "bytes", "Bytes_received")
 	perTask("bytes sent per task", "bytes", "Bytes_sent")
+	// PostgreSQL.
+	perTask("transactions per task", "transactions", "xact_commit", "xact_rollback")
+	perTask("rows written per task", "rows", "tup_inserted", "tup_updated", "tup_deleted")
+	perTask("WAL bytes per task", "bytes", "wal_bytes")
+	if tasks > 0 {
+		b, ok1 := before.Get("n_dead_tup")
+		a, ok2 := after.Get("n_dead_tup")
+		if ok1 && ok2 {
+			add("dead tuples left per task", "rows", (a.Value-b.Value)/float64(tasks))
+		}
+	}
+	if size, ok := sum(after, "table_bytes", "index_bytes"); ok {
+		if rows, ok := sum(after, "n_live_tup"); ok && rows > 0 {
+			add("table+index bytes per row", "bytes", size/rows)
+		}
+	}
 	if size, ok := sum(after, "data_length", "index_length"); ok {
 		if rows, ok := sum(after, "table_rows"); ok && rows > 0 {
 			add("data+index bytes per row", "bytes", size/rows)

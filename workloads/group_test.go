@@ -9,6 +9,7 @@ import (
 	"github.com/celery-bench/bench/backends"
 	_ "github.com/celery-bench/bench/backends/memory"
 	_ "github.com/celery-bench/bench/backends/mysql"
+	_ "github.com/celery-bench/bench/backends/postgres"
 	_ "github.com/celery-bench/bench/backends/redis"
 )
 
@@ -17,6 +18,7 @@ import (
 const (
 	groupRedisURL = "redis://127.0.0.1:6379/15"
 	groupMySQLURL = "db+mysql://root@127.0.0.1:3306/celery_bench_groups"
+	groupPGURL    = "db+postgresql://postgres@127.0.0.1:5432/celery_bench_groups"
 )
 
 // openGroupTest opens and prepares rawURL under a fresh seed's prefix,
@@ -132,8 +134,14 @@ func TestGroupChordCleanupMemory(t *testing.T) {
 // without native chords: no set_chord_size or on_chord_part_return,
 // chord_unlock runs (first after its 1 s countdown) and publishes the body.
 func TestChordUnlockPath(t *testing.T) {
+	for _, u := range []string{groupMySQLURL, groupPGURL} {
+		t.Run(backends.Redact(u), func(t *testing.T) { testChordUnlockPath(t, u) })
+	}
+}
+
+func testChordUnlockPath(t *testing.T, rawURL string) {
 	seed := nextSeed()
-	b := openGroupTest(t, groupMySQLURL, backends.DefaultOptions, seed)
+	b := openGroupTest(t, rawURL, backends.DefaultOptions, seed)
 	ch := newChord()
 	c := runGroupTasks(t, ch, b, 1, seed, RunOptions{PollInterval: 500 * time.Millisecond})
 	wantOps(t, c, map[string]int64{
@@ -174,16 +182,18 @@ func TestCleanupServers(t *testing.T) {
 		}
 		return b, counts
 	}
-	t.Run("sql", func(t *testing.T) {
-		b, c := run(t, groupMySQLURL)
-		if c[backends.OpBackendCleanup] != 1 || c[OpRoundtrip] == 0 {
-			t.Errorf("want one backend_cleanup among roundtrips: %v", c)
-		}
-		n, err := b.(backends.ExpiredCleaner).CleanupExpired(context.Background(), time.Now().Add(-cleanupExpires))
-		if err != nil || n != 0 {
-			t.Errorf("expired rows left: %d, %v", n, err)
-		}
-	})
+	for name, u := range map[string]string{"sql": groupMySQLURL, "postgres": groupPGURL} {
+		t.Run(name, func(t *testing.T) {
+			b, c := run(t, u)
+			if c[backends.OpBackendCleanup] != 1 || c[OpRoundtrip] == 0 {
+				t.Errorf("want one backend_cleanup among roundtrips: %v", c)
+			}
+			n, err := b.(backends.ExpiredCleaner).CleanupExpired(context.Background(), time.Now().Add(-cleanupExpires))
+			if err != nil || n != 0 {
+				t.Errorf("expired rows left: %d, %v", n, err)
+			}
+		})
+	}
 	t.Run("redis", func(t *testing.T) {
 		_, c := run(t, groupRedisURL)
 		if c[backends.OpBackendCleanup] != 0 || c[OpRoundtripDuringCleanup] != 0 || c[OpRoundtrip] == 0 {

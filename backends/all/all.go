@@ -5,5 +5,6 @@ import (
 	_ "github.com/celery-bench/bench/backends/djangodb"
 	_ "github.com/celery-bench/bench/backends/memory"
 	_ "github.com/celery-bench/bench/backends/mysql"
+	_ "github.com/celery-bench/bench/backends/postgres"
 	_ "github.com/celery-bench/bench/backends/redis"
 )

@@ -9,12 +9,11 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/celery-bench/bench/backends"
 	"github.com/celery-bench/bench/backends/codec/pickle"
-	"github.com/celery-bench/bench/backends/codec/py"
+	"github.com/celery-bench/bench/backends/sqla"
 )
 
 var (
@@ -26,54 +25,21 @@ var (
 // Statements of celery_tasksetmeta (TaskSet).
 const (
 	stmtNextvalTaskset = "select nextval(taskset_id_sequence)"
-	selectGroupPrefix  = "SELECT celery_tasksetmeta.id AS celery_tasksetmeta_id, celery_tasksetmeta.taskset_id AS celery_tasksetmeta_taskset_id, celery_tasksetmeta.result AS celery_tasksetmeta_result, celery_tasksetmeta.date_done AS celery_tasksetmeta_date_done \nFROM celery_tasksetmeta \nWHERE celery_tasksetmeta.taskset_id = "
-	selectGroupSuffix  = " \n LIMIT 1"
-	deleteGroupPrefix  = "DELETE FROM celery_tasksetmeta WHERE celery_tasksetmeta.taskset_id = "
-)
-
-// Celery's pickle of a GroupResult (SQLAlchemy's PickleType: pickle.dumps
-// with protocol 5) as a caller with the app's classes builds it:
-//
-//	_unpickle_appattr('GroupResult', (group_id, [
-//	    _unpickle_appattr('AsyncResult', (task_id, backend, None, None, None)), ...]))
-//
-// where backend is unpickle_backend(DatabaseBackend, (), {'dburi': url,
-// 'expires': timedelta or None, 'engine_options': {}}), one object that
-// every member shares (a BINGET after the first). url is the result_backend
-// URL without its "db+", expires Celery's result_expires.
-var (
-	unpickleAppattr = pickle.Global{Module: "celery.app.base", Name: "_unpickle_appattr"}
-	unpickleBackend = pickle.Global{Module: "celery.backends.base", Name: "unpickle_backend"}
-	databaseBackend = pickle.Global{Module: "celery.backends.database", Name: "DatabaseBackend"}
-	timedelta       = pickle.Global{Module: "datetime", Name: "timedelta"}
+	selectGroupPrefix  = sqla.SelectGroupPrefix
+	selectGroupSuffix  = sqla.SelectGroupSuffix
+	deleteGroupPrefix  = sqla.DeleteGroupPrefix
 )
 
 // celeryBackendObject is the pickled DatabaseBackend of a caller using
 // rawURL with result_expires expires (0: None).
 func celeryBackendObject(rawURL string, expires time.Duration) *pickle.Object {
-	var exp any // None
-	if expires > 0 {
-		us := expires.Microseconds()
-		const day = 24 * 60 * 60 * 1e6
-		exp = &pickle.Object{Func: timedelta, Args: py.Tuple{us / day, us % day / 1e6, us % 1e6}}
-	}
-	return &pickle.Object{Func: unpickleBackend, Args: py.Tuple{databaseBackend, py.Tuple{}, py.Dict{
-		{Key: "dburi", Value: strings.TrimPrefix(rawURL, "db+")},
-		{Key: "expires", Value: exp},
-		{Key: "engine_options", Value: py.Dict{}},
-	}}}
+	return sqla.CeleryBackendObject(rawURL, expires)
 }
 
 // groupPickle returns pickle.dumps(GroupResult(groupID, taskIDs), 5) as
 // Celery writes it into celery_tasksetmeta.result.
 func (b *backend) groupPickle(groupID string, taskIDs []string) ([]byte, error) {
-	members := make([]any, len(taskIDs))
-	for i, id := range taskIDs {
-		members[i] = &pickle.Object{Func: unpickleAppattr, Args: py.Tuple{pickle.Interned("AsyncResult"),
-			py.Tuple{id, b.groupBackend, nil, nil, nil}}}
-	}
-	g := &pickle.Object{Func: unpickleAppattr, Args: py.Tuple{pickle.Interned("GroupResult"), py.Tuple{groupID, members}}}
-	return pickle.Append(nil, g, 5)
+	return sqla.GroupPickle(b.groupBackend, groupID, taskIDs)
 }
 
 // SaveGroup is _save_group: INSERT a TaskSet row (after nextval on
@@ -148,32 +114,7 @@ func groupIDsOf(v driver.Value) []string {
 	if !ok {
 		return nil
 	}
-	d, err := pickle.DecodeObjects(b)
-	if err != nil {
-		return nil
-	}
-	// _unpickle_appattr('GroupResult', (group_id, [members]))
-	g, ok := d.(*pickle.Object)
-	if !ok || g.Func != unpickleAppattr || len(g.Args) != 2 {
-		return nil
-	}
-	args, _ := g.Args[1].(py.Tuple)
-	if len(args) != 2 {
-		return nil
-	}
-	members, _ := args[1].([]any)
-	var out []string
-	for _, m := range members {
-		// _unpickle_appattr('AsyncResult', (task_id, backend, ...))
-		if o, ok := m.(*pickle.Object); ok && len(o.Args) == 2 {
-			if t, ok := o.Args[1].(py.Tuple); ok && len(t) > 0 {
-				if id, ok := t[0].(string); ok {
-					out = append(out, id)
-				}
-			}
-		}
-	}
-	return out
+	return sqla.GroupIDsOf(b)
 }
 
 // DeleteGroup is _delete_group: DELETE, COMMIT, and the pool's ROLLBACK.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/celery-bench/bench/backends"
+	"github.com/celery-bench/bench/backends/sqla"
 )
 
 // The statements below are the text SQLAlchemy 1.4 compiles for Celery's
@@ -50,20 +51,7 @@ const (
 // TaskExtended) up to the task id literal: "SELECT celery_taskmeta.id AS
 // celery_taskmeta_id, … \nFROM celery_taskmeta \nWHERE
 // celery_taskmeta.task_id = ".
-func selectTaskPrefix(extended bool) string {
-	n := nBaseColumns
-	if extended {
-		n = nExtendedColumns
-	}
-	s := "SELECT "
-	for i, c := range taskColumns[:n] {
-		if i > 0 {
-			s += ", "
-		}
-		s += "celery_taskmeta." + c + " AS celery_taskmeta_" + c
-	}
-	return s + " \nFROM celery_taskmeta \nWHERE celery_taskmeta.task_id = "
-}
+func selectTaskPrefix(extended bool) string { return sqla.SelectTaskPrefix(extended) }
 
 // insertTaskPrefix returns the INSERT of a new Task up to its first value:
 // "INSERT INTO celery_taskmeta (id, task_id, …) VALUES (". The id column is

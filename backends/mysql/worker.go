@@ -11,6 +11,7 @@ import (
 	"github.com/celery-bench/bench/backends/codec/pickle"
 	"github.com/celery-bench/bench/backends/codec/py"
 	"github.com/celery-bench/bench/backends/codec/pyjson"
+	"github.com/celery-bench/bench/backends/sqla"
 )
 
 var _ backends.Worker = (*worker)(nil)
@@ -334,3 +335,6 @@ func bytesEqual(stored driver.Value, b []byte) bool {
 	s, ok := stored.([]byte)
 	return ok && bytes.Equal(s, b)
 }
+
+// pyEqual is Python's ==, as PickleType.compare_values applies it.
+func pyEqual(a, b any) bool { return sqla.PyEqual(a, b) }

@@ -1,4 +1,4 @@
-package mysql
+package sqla
 
 import (
 	"bytes"
@@ -8,13 +8,13 @@ import (
 	"github.com/celery-bench/bench/backends/codec/py"
 )
 
-// pyEqual reports whether Python's == holds between two values of package
+// PyEqual reports whether Python's == holds between two values of package
 // py's value model. It is how SQLAlchemy decides whether the result column
 // changed (PickleType.compare_values). bool, int and float compare as
 // numbers (True == 1 == 1.0); a list never equals a tuple; dicts compare
 // regardless of key order; NaN equals nothing. A value outside the model
 // equals nothing, so its column is always written.
-func pyEqual(a, b any) bool {
+func PyEqual(a, b any) bool {
 	if x, ok := toNumber(a); ok {
 		y, ok := toNumber(b)
 		return ok && x.equal(y)
@@ -41,7 +41,7 @@ func pyEqual(a, b any) bool {
 		}
 		for _, it := range a {
 			v, ok := d.Get(it.Key)
-			if !ok || !pyEqual(it.Value, v) {
+			if !ok || !PyEqual(it.Value, v) {
 				return false
 			}
 		}
@@ -55,7 +55,7 @@ func seqEqual(a, b []any) bool {
 		return false
 	}
 	for i := range a {
-		if !pyEqual(a[i], b[i]) {
+		if !PyEqual(a[i], b[i]) {
 			return false
 		}
 	}

@@ -1,0 +1,266 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// conn is one client connection. Every statement is a simple-protocol
+// Query of a string built here. Like psycopg2 with autocommit off, exec
+// and query send BEGIN first when no transaction is open; COMMIT and
+// ROLLBACK close it.
+//
+// A conn is used by one goroutine at a time.
+type conn struct {
+	b      *backend
+	pc     *pgconn.PgConn
+	id     uint64    // for the statement hook
+	opened time.Time // for pool_recycle
+	// fresh is SQLAlchemy's _ConnectionRecord.fresh: not checked out yet,
+	// so pool_pre_ping does not ping it.
+	fresh bool
+	inTxn bool
+
+	sql []byte // the statement being built
+}
+
+// closeTimeout bounds the Terminate of a connection being closed.
+const closeTimeout = 2 * time.Second
+
+// dial opens a connection to the backend's database (or to the
+// maintenance database, for admin), bounded by Options.ConnectTimeout. It
+// sends no statement.
+func (b *backend) dial(ctx context.Context, admin bool) (*conn, error) {
+	db := b.cfg.database
+	if admin {
+		db = maintenanceDB
+	}
+	return b.dialDB(ctx, db)
+}
+
+func (b *backend) dialDB(ctx context.Context, db string) (*conn, error) {
+	pcfg, err := b.cfg.pgConfig(db, b.opts.ConnectTimeout)
+	if err != nil {
+		return nil, errorf("%s: %v", b.cfg.addr(), err)
+	}
+	dctx := ctx
+	if t := b.opts.ConnectTimeout; t > 0 {
+		var cancel context.CancelFunc
+		dctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	id := connSeq.Add(1)
+	if h := b.hook; h != nil {
+		h(id, "Connect", "")
+	}
+	pc, err := pgconn.ConnectConfig(dctx, pcfg)
+	if err != nil {
+		return nil, b.connectError(ctx, dctx, db, err)
+	}
+	return &conn{b: b, pc: pc, id: id, opened: time.Now(), fresh: true}, nil
+}
+
+// firstConnect are the statements of SQLAlchemy's first connect on a new
+// Engine: psycopg2's hstore OID lookup (the dialect's use_native_hstore
+// on_connect), then DefaultDialect.initialize.
+var firstConnect = [][]string{
+	{"SELECT t.oid, typarray\nFROM pg_type t JOIN pg_namespace ns\n    ON typnamespace = ns.oid\nWHERE typname = 'hstore';\n"},
+	{"select pg_catalog.version()", "select current_schema()", "show transaction isolation level", "show standard_conforming_strings"},
+}
+
+// connect opens a connection as psycopg2 and SQLAlchemy set it up: nothing
+// is sent, except on a new Engine's first connection the first-connect
+// statements, each block in a transaction of its own ended by ROLLBACK.
+func (b *backend) connect(ctx context.Context, probes bool) (*conn, error) {
+	c, err := b.dial(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	if probes {
+		for _, block := range firstConnect {
+			for _, s := range block {
+				if _, err := c.query(ctx, s); err != nil {
+					c.close()
+					return nil, err
+				}
+			}
+			if err := c.rollback(ctx); err != nil {
+				c.close()
+				return nil, err
+			}
+		}
+	}
+	return c, nil
+}
+
+func (c *conn) event(cmd, stmt string) {
+	if h := c.b.hook; h != nil {
+		h(c.id, cmd, stmt)
+	}
+}
+
+// send sends one statement as is and returns its result.
+func (c *conn) send(ctx context.Context, stmt string) (*pgconn.Result, error) {
+	c.event("Query", stmt)
+	rs, err := c.pc.Exec(ctx, stmt).ReadAll()
+	if err == nil && len(rs) > 0 {
+		err = rs[len(rs)-1].Err
+	}
+	if err != nil {
+		return nil, c.fail(ctx, stmt, err)
+	}
+	if len(rs) == 0 {
+		return &pgconn.Result{}, nil
+	}
+	return rs[len(rs)-1], nil
+}
+
+// begin sends psycopg2's implicit BEGIN when no transaction is open.
+func (c *conn) begin(ctx context.Context) error {
+	if c.inTxn {
+		return nil
+	}
+	if _, err := c.send(ctx, "BEGIN"); err != nil {
+		return err
+	}
+	c.inTxn = true
+	return nil
+}
+
+// query runs stmt inside the current transaction (opening one first) and
+// returns its result.
+func (c *conn) query(ctx context.Context, stmt string) (*pgconn.Result, error) {
+	if err := c.begin(ctx); err != nil {
+		return nil, err
+	}
+	return c.send(ctx, stmt)
+}
+
+// querySQL runs the statement built in c.sql.
+func (c *conn) querySQL(ctx context.Context) (*pgconn.Result, error) {
+	return c.query(ctx, string(c.sql))
+}
+
+// commit sends COMMIT if a transaction is open.
+func (c *conn) commit(ctx context.Context) error {
+	if !c.inTxn {
+		return nil
+	}
+	c.inTxn = false
+	_, err := c.send(ctx, "COMMIT")
+	return err
+}
+
+// rollback sends ROLLBACK if a transaction is open (psycopg2 sends nothing
+// otherwise, so SQLAlchemy's reset-on-return after a COMMIT is silent).
+func (c *conn) rollback(ctx context.Context) error {
+	if !c.inTxn {
+		return nil
+	}
+	c.inTxn = false
+	_, err := c.send(ctx, "ROLLBACK")
+	return err
+}
+
+// ping is pool_pre_ping's do_ping: SELECT 1 in autocommit, no BEGIN.
+func (c *conn) ping(ctx context.Context) error {
+	_, err := c.send(ctx, "SELECT 1")
+	return err
+}
+
+// broken reports whether the connection can no longer be used.
+func (c *conn) broken() bool { return c.pc.IsClosed() }
+
+// close sends Terminate if the connection is still usable, and releases it.
+func (c *conn) close() {
+	if !c.broken() {
+		c.event("Terminate", "")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	c.pc.Close(ctx)
+}
+
+// fail wraps an error of statement stmt; when ctx is done it wraps
+// ctx.Err() instead.
+func (c *conn) fail(ctx context.Context, stmt string, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return errorf("%s: %w", label(stmt), cerr)
+	}
+	return errorf("%s: %w", label(stmt), err)
+}
+
+// label names a statement by its verb and table for error messages.
+func label(stmt string) string {
+	f := strings.Fields(stmt)
+	if len(f) == 0 {
+		return "empty statement"
+	}
+	if strings.EqualFold(f[0], "UPDATE") && len(f) > 1 {
+		return f[0] + " " + f[1]
+	}
+	for i, w := range f {
+		switch w {
+		case "FROM", "INTO", "TABLE", "SEQUENCE", "INDEX", "DATABASE":
+			if i+1 >= len(f) {
+				break
+			}
+			if i <= 3 {
+				return strings.Join(f[:i+2], " ")
+			}
+			return f[0] + " … " + w + " " + f[i+1]
+		}
+	}
+	return strings.Join(f[:min(len(f), 3)], " ")
+}
+
+// connError is a failed connection attempt: one line naming the problem
+// and the fix, wrapping the driver's error.
+type connError struct {
+	msg string
+	err error
+}
+
+func (e *connError) Error() string { return e.msg }
+func (e *connError) Unwrap() error { return e.err }
+
+const hintUnreachable = "(is PostgreSQL running? check host and port in --backend)"
+
+func (b *backend) connectError(ctx, dctx context.Context, db string, err error) error {
+	addr := b.cfg.addr()
+	if cerr := ctx.Err(); cerr != nil {
+		return errorf("connecting to %s: %w", addr, cerr)
+	}
+	if errors.Is(dctx.Err(), context.DeadlineExceeded) {
+		return &connError{"postgres: cannot connect to " + addr + ": no answer within " + b.opts.ConnectTimeout.String() + " " + hintUnreachable, err}
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		var msg string
+		switch pe.Code {
+		case "28P01", "28000": // invalid_password, invalid_authorization_specification
+			msg = "postgres: " + addr + " rejected user \"" + b.cfg.user + "\" (" + pe.Message + "): check the user and password in --backend"
+		case "3D000": // invalid_catalog_name
+			msg = "postgres: " + addr + " has no database \"" + db + "\" (" + pe.Message + "): check the database name in --backend (bench creates it when it prepares a run)"
+		default:
+			msg = "postgres: " + addr + " refused the connection (" + pe.Code + ": " + pe.Message + ")"
+		}
+		return &connError{msg, err}
+	}
+	reason := err.Error()
+	var errno syscall.Errno
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &errno):
+		reason = errno.Error()
+	case errors.As(err, &dns):
+		reason = "cannot resolve " + dns.Name + ": " + dns.Err
+	}
+	return &connError{"postgres: cannot connect to " + addr + ": " + reason + " " + hintUnreachable, err}
+}

@@ -1,0 +1,119 @@
+// Package postgres is Celery's SQLAlchemy result backend
+// (db+postgresql://) on PostgreSQL, as Celery 5.2 and 5.6 drive it through
+// SQLAlchemy 1.4 and psycopg2 2.9: the same statements, in the same order,
+// on the same connections, with the same bytes.
+//
+// A Worker session is a prefork pool child: one pooled connection for its
+// life, the create_all check at its first operation (Celery 5.2) or at
+// backend setup (5.5+), and from 5.6.3 a logged "SELECT 1" before every
+// checkout of a used connection (pool_pre_ping). A Caller session is a
+// process outside a worker: a new Engine with NullPool for every
+// operation, so every poll opens a connection (with TLS when the server
+// offers it, libpq's sslmode=prefer), runs the dialect's first-connect
+// statements, reads and terminates.
+//
+// Every statement is a simple-protocol Query of SQL text built here with
+// psycopg2's client-side literals, sent through pgx's low-level pgconn:
+// the server logs "statement: …" exactly as it does for psycopg2, never
+// parse/bind/execute. As psycopg2 does with autocommit off, a BEGIN goes
+// before the first statement of every transaction, and nothing follows its
+// COMMIT or ROLLBACK.
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"github.com/celery-bench/bench/backends"
+	"github.com/celery-bench/bench/backends/codec/pickle"
+	"github.com/celery-bench/bench/backends/sqla"
+)
+
+func init() {
+	backends.Register(backends.Meta{
+		Name:        "postgres",
+		Schemes:     []string{"db+postgresql", "postgresql", "db+postgresql+psycopg2"},
+		Description: "Celery's SQLAlchemy database backend on PostgreSQL with psycopg2 (celery_taskmeta; a connection per caller poll)",
+		DefaultURL:  "db+postgresql://postgres@127.0.0.1:5432/" + DefaultDatabase,
+		Open:        open,
+	})
+}
+
+var _ backends.Backend = (*backend)(nil)
+
+// backend holds what every session shares: the parsed URL and what the
+// server said at open. It holds no connection of its own.
+type backend struct {
+	opts   backends.Options
+	cfg    config
+	server backends.ServerInfo
+
+	// groupBackend is the DatabaseBackend that pickled GroupResults hold.
+	groupBackend *pickle.Object
+
+	// now is the clock of the values SQLAlchemy fills in itself: the
+	// INSERT's date_done default and its onupdate. Tests fix it.
+	now func() time.Time
+	// hook, when set (by tests), sees every message sent: cmd is
+	// "Connect", "Query" (with the statement) or "Terminate"; conn
+	// identifies the connection within the process.
+	hook func(conn uint64, cmd, stmt string)
+}
+
+// connSeq numbers connections for the hook, process-wide.
+var connSeq atomic.Uint64
+
+// open parses a db+postgresql:// URL and connects to the server's
+// maintenance database (Prepare creates bench's) to read its version. That
+// connection is closed before open returns.
+func open(ctx context.Context, u *url.URL, o backends.Options) (backends.Backend, error) {
+	return openBackend(ctx, u, o)
+}
+
+func openBackend(ctx context.Context, u *url.URL, o backends.Options) (*backend, error) {
+	cfg, err := parseURL(u)
+	if err != nil {
+		return nil, err
+	}
+	b := &backend{opts: o, cfg: cfg, now: time.Now,
+		groupBackend: sqla.CeleryBackendObject(u.String(), o.ResultExpires)}
+	c, err := b.dial(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	b.server = backends.ServerInfo{Product: "PostgreSQL", Version: c.pc.ParameterStatus("server_version")}
+	return b, nil
+}
+
+func (b *backend) Server() backends.ServerInfo { return b.server }
+
+// Close does nothing: the backend keeps no connection between calls.
+func (b *backend) Close() error { return nil }
+
+// Celery-version switches.
+
+// createAtSetup: database_create_tables_at_setup (5.5+).
+func (b *backend) createAtSetup() bool { return b.opts.Celery.AtLeast(5, 5) }
+
+// prePing: pool_pre_ping=True and pool_recycle=3600 by default (5.6.3).
+func (b *backend) prePing() bool { return b.opts.Celery.AtLeast(5, 6) }
+
+// awareDates: date_done values are timezone-aware (5.4+): psycopg2 renders
+// them as '…+00:00'::timestamptz, and they never compare equal to the naive
+// datetimes SQLAlchemy loads.
+func (b *backend) awareDates() bool { return b.opts.Celery.AtLeast(5, 4) }
+
+// indexDateDone: date_done has index=True (5.6.3).
+func (b *backend) indexDateDone() bool { return b.opts.Celery.AtLeast(5, 6) }
+
+// poolRecycle is Celery 5.6.3's default pool_recycle.
+const poolRecycle = time.Hour
+
+// errorf formats an error of this package.
+func errorf(format string, args ...any) error {
+	return fmt.Errorf("postgres: "+format, args...)
+}
