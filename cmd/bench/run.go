@@ -75,7 +75,7 @@ func newRunFlags() (*pflag.FlagSet, *runOpts) {
 	o := &runOpts{}
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	fs.SortFlags = false
-	fs.StringArrayVar(&o.backends, "backend", nil, "Celery result_backend URL to measure; repeat to compare several side by side\n(default "+DefaultRedisURL+" and "+DefaultMySQLURL+",\nor embedded stand-ins when those do not answer)")
+	fs.StringArrayVar(&o.backends, "backend", nil, "Celery result_backend URL to measure; repeat to compare several side by side\n(default "+DefaultRedisURL+", "+DefaultMySQLURL+"\nand "+DefaultPostgresURL+" where they answer; embedded\nstand-ins for Redis and MySQL where they do not)")
 	fs.StringVarP(&o.workload, "workload", "w", "roundtrip", "workload to run: "+strings.Join(workloads.Names(), ", "))
 	fs.IntVarP(&o.callers, "concurrency", "c", 8, "simulated caller processes, each sending a task and waiting for it in turn")
 	fs.StringVar(&o.workers, "workers", "8", "simulated worker processes (Celery's worker --concurrency), one backend connection each;\na list (1,8,32) runs each level in turn")
@@ -89,7 +89,7 @@ func newRunFlags() (*pflag.FlagSet, *runOpts) {
 		"p99.9, max, mean (a duration), rate (per s), errors (a count or a %), cost.NAME (a server figure per task,\n"+
 		"e.g. cost.server_cpu<2ms); no op means the workload's task-level op")
 	fs.Int64Var(&o.tasks, "tasks", 0, "measure this many tasks per backend instead of running for --duration (0: use --duration)")
-	fs.DurationVarP(&o.duration, "duration", "d", 8*time.Second, "measured time per backend and level, after --warmup")
+	fs.DurationVarP(&o.duration, "duration", "d", 6*time.Second, "measured time per backend and level, after --warmup")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "time per backend and level run first and excluded from every figure")
 	fs.Uint64Var(&o.seed, "seed", 0, "seed for task ids and payloads; the same seed replays the same ids and payloads (0: a random seed, printed)")
 	o.resultSizes = workloads.FixedSize(64)
