@@ -346,6 +346,7 @@ func withEveryFailure(ops []results.Op, hs []results.OpHealth) []results.Op {
 		o := &ops[i]
 		if h.Fails > o.Errors {
 			o.Errors = h.Fails
+			o.ErrorKinds = h.Kinds // the same failures, counted by kind
 		}
 		if len(o.ErrorSamples) == 0 && h.First != nil {
 			o.ErrorSamples = []string{h.First.Msg}
