@@ -117,6 +117,9 @@ func ClassifyError(err error) ErrorKind {
 		}
 	}
 	msg := strings.ToLower(err.Error())
+	if strings.Contains(msg, "pool timeout") {
+		return KindTimeout // go-redis's ErrPoolTimeout: no connection free in time
+	}
 	for _, m := range connMessages {
 		if strings.Contains(msg, m) {
 			return KindConnection

@@ -125,6 +125,8 @@ func TestClassifyError(t *testing.T) {
 		{"driver.ErrBadConn", fmt.Errorf("django-db: %w", driver.ErrBadConn), results.KindConnection},
 		{"mysql.ErrInvalidConn", fmt.Errorf("mysql: %w", mysql.ErrInvalidConn), results.KindConnection},
 		{"go-redis against a closed port", redisDown, results.KindConnection},
+		{"go-redis pool timeout", fmt.Errorf("redis: GET: %w", goredis.ErrPoolTimeout), results.KindTimeout},
+		{"go-redis closed client", fmt.Errorf("redis: GET: %w", goredis.ErrClosed), results.KindConnection},
 		{"connection reset by message", errors.New("read tcp 127.0.0.1:1->127.0.0.1:2: read: connection reset by peer"), results.KindConnection},
 		{"go-redis error reply", redisReply, results.KindServer},
 		{"marked MySQL error", fmt.Errorf("mysql: %w", backends.MarkServer(&mysql.MySQLError{Number: 1213, Message: "Deadlock found"})), results.KindServer},
