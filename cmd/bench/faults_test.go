@@ -403,7 +403,7 @@ func TestFaultEveryStoreFails(t *testing.T) {
 		t.Fatalf("%d results, want the stopped Redis and memory://", len(run.Results))
 	}
 	res := run.Results[0]
-	if !strings.Contains(res.Stopped, "store_result") || !strings.Contains(res.Stopped, "OOM") {
+	if !strings.Contains(res.Stopped, "store_result") || !strings.Contains(res.Stopped, "OOM") || !strings.Contains(res.Stopped, "the first (server error)") {
 		t.Errorf("verdict %q, want every store_result failed with the OOM error", res.Stopped)
 	}
 	if !strings.Contains(stderr, "stopped early") {
