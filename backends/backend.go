@@ -167,3 +167,21 @@ type Meta struct {
 	// redacted) and the fix.
 	Open func(ctx context.Context, u *url.URL, o Options) (Backend, error)
 }
+
+// MarkServer marks err as an error the server returned (an SQL error, say),
+// for drivers whose error types say nothing of it by a method: the result
+// has a ServerError() bool method, which package results recognises by
+// interface when it counts errors by kind. Its message and chain are err's.
+// A nil err stays nil.
+func MarkServer(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &serverError{err}
+}
+
+type serverError struct{ err error }
+
+func (e *serverError) Error() string     { return e.err.Error() }
+func (e *serverError) Unwrap() error     { return e.err }
+func (e *serverError) ServerError() bool { return true }

@@ -130,6 +130,9 @@ func writeNotes(b *strings.Builder, res *Result) {
 		fmt.Fprintf(b, "  outage: %s\n", o)
 	}
 	for _, o := range res.Ops {
+		if k := o.ErrorKinds.String(); k != "" {
+			fmt.Fprintf(b, "  errors in %s by kind: %s\n", o.Name, k)
+		}
 		for _, s := range o.ErrorSamples {
 			fmt.Fprintf(b, "  error in %s: %s\n", o.Name, s)
 		}
@@ -190,6 +193,9 @@ func WriteMarkdown(w io.Writer, r *Run) error {
 	}
 	for i := range r.Results {
 		for _, o := range r.Results[i].Ops {
+			if k := o.ErrorKinds.String(); k != "" {
+				fmt.Fprintf(&b, "\n- errors in %s %s by kind: %s\n", r.Results[i].Name, o.Name, k)
+			}
 			for _, s := range o.ErrorSamples {
 				fmt.Fprintf(&b, "\n- error in %s %s: `%s`\n", r.Results[i].Name, o.Name, strings.ReplaceAll(s, "`", "'"))
 			}

@@ -33,7 +33,8 @@ func machineRun(reps int, seed uint64, skew time.Duration, scale float64, all []
 			h.RecordValue(v)
 			all[rep].Latency.RecordValue(v)
 		}
-		res.Ops = []Op{{Name: "store_result", Latency: h, Errors: int64(rep), ErrorSamples: []string{"timeout " + r.Summary[:8]}}}
+		res.Ops = []Op{{Name: "store_result", Latency: h, Errors: int64(rep), ErrorSamples: []string{"timeout " + r.Summary[:8]},
+			ErrorKinds: ErrorKinds{KindTimeout: int64(rep)}}}
 		r.Results = append(r.Results, res)
 	}
 	return r
@@ -78,15 +79,20 @@ func TestMerge(t *testing.T) {
 			}
 		}
 		var count, errs int64
+		var kinds ErrorKinds
 		var rate float64
 		for _, r := range []*Run{a, b, c} {
 			ro := &r.Results[rep].Ops[0]
 			count += ro.Count()
 			errs += ro.Errors
+			kinds.Add(&ro.ErrorKinds)
 			rate += ro.Rate(r.Results[rep].Elapsed())
 		}
 		if o.Count() != count || o.Errors != errs {
 			t.Errorf("rep %d: count %d, errors %d; want the sums %d, %d", rep, o.Count(), o.Errors, count, errs)
+		}
+		if o.ErrorKinds != kinds || kinds[KindTimeout] != 3*int64(rep) {
+			t.Errorf("rep %d: errors by kind %v, want the sums %v", rep, o.ErrorKinds, kinds)
 		}
 		if got := o.Rate(res.Elapsed()); math.Abs(got-rate) > 1e-9*rate {
 			t.Errorf("rep %d: throughput %.3f/s, want the sum %.3f/s", rep, got, rate)

@@ -167,6 +167,7 @@ type opHist struct {
 	hist   *hdrhistogram.Histogram
 	count  atomic.Int64 // successes kept, readable during the run
 	errors atomic.Int64
+	kinds  ErrorKinds // errors by kind; read by Merge only
 	// unfinished counts what started in the window and had not finished
 	// when it closed, or was cut when the run gave up on it.
 	unfinished atomic.Int64
@@ -175,6 +176,7 @@ type opHist struct {
 	// started, the warm-up's too, and firstErr is the earliest failure:
 	// what Health reports while the run goes on.
 	seenOK, seenErr atomic.Int64
+	seenKinds       [NumErrorKinds]atomic.Int64
 	firstErr        atomic.Pointer[FirstError]
 	over            int64 // latencies above HighestNanos, recorded as it; read by Merge only
 
@@ -224,7 +226,7 @@ func (h *Handle) Observe(op string, start time.Time, d time.Duration, err error)
 	}
 	if s < ws { // warm-up: the timeline only
 		if err == nil || !errors.Is(err, context.Canceled) {
-			h.seen(h.op(op), s+int64(d), err)
+			h.seen(h.op(op), s+int64(d), err, classify(err))
 			h.timeline(h.op(op), s, int64(d), clamp(int64(d)), err != nil)
 		}
 		return
@@ -234,7 +236,8 @@ func (h *Handle) Observe(op string, start time.Time, d time.Duration, err error)
 		o.unfinished.Add(1) // a stopped run is not a failed operation
 		return
 	}
-	h.seen(o, s+int64(d), err)
+	kind := classify(err)
+	h.seen(o, s+int64(d), err, kind)
 	v := int64(d)
 	if v < LowestNanos {
 		v = LowestNanos
@@ -244,6 +247,7 @@ func (h *Handle) Observe(op string, start time.Time, d time.Duration, err error)
 	h.timeline(o, s, int64(d), v, err != nil)
 	if err != nil {
 		o.errors.Add(1)
+		o.kinds[kind]++
 		if len(o.samples) < MaxErrorSamples {
 			msg := err.Error()
 			for _, m := range o.samples {
@@ -268,27 +272,40 @@ func (h *Handle) Observe(op string, start time.Time, d time.Duration, err error)
 // A FirstError is the earliest failure of an op that Health saw, At when
 // it ended.
 type FirstError struct {
-	At  time.Time
-	Msg string
+	At   time.Time
+	Msg  string
+	Kind ErrorKind
 }
 
-// seen counts an observation that ended at e (unix ns) for Health.
-func (h *Handle) seen(o *opHist, e int64, err error) {
+// classify is ClassifyError for an observation's error, nil for a success.
+func classify(err error) ErrorKind {
+	if err == nil {
+		return KindOther // not counted
+	}
+	return ClassifyError(err)
+}
+
+// seen counts an observation that ended at e (unix ns) for Health; kind is
+// err's.
+func (h *Handle) seen(o *opHist, e int64, err error, kind ErrorKind) {
 	if err == nil {
 		o.seenOK.Add(1)
 		return
 	}
 	o.seenErr.Add(1)
+	o.seenKinds[kind].Add(1)
 	if o.firstErr.Load() == nil {
-		o.firstErr.Store(&FirstError{At: time.Unix(0, e), Msg: err.Error()})
+		o.firstErr.Store(&FirstError{At: time.Unix(0, e), Msg: err.Error(), Kind: kind})
 	}
 }
 
 // OpHealth is what every handle saw of one op since the load started,
-// warm-up included: successes, failures and the earliest failure.
+// warm-up included: successes, failures (in all and by kind) and the
+// earliest failure.
 type OpHealth struct {
 	Op        string
 	OK, Fails int64
+	Kinds     ErrorKinds  // Fails by kind
 	First     *FirstError // nil without a failure
 }
 
@@ -314,6 +331,9 @@ func (r *Recorder) Health() []OpHealth {
 			}
 			out[i].OK += o.seenOK.Load()
 			out[i].Fails += o.seenErr.Load()
+			for k := range o.seenKinds {
+				out[i].Kinds[k] += o.seenKinds[k].Load()
+			}
 			if f := o.firstErr.Load(); f != nil && (out[i].First == nil || f.At.Before(out[i].First.At)) {
 				out[i].First = f
 			}
@@ -434,6 +454,7 @@ func (r *Recorder) Merge() []Op {
 				m.Latency.Merge(o.hist)
 			}
 			m.Errors += o.errors.Load()
+			m.ErrorKinds.Add(&o.kinds)
 			m.Unfinished += o.unfinished.Load()
 			m.OverRange += o.over
 			for _, s := range o.samples {

@@ -294,8 +294,8 @@ func (a *statsAcc) combined() ServerStats {
 	return out
 }
 
-// mergeOps adds ops' latencies, error and over-range counts and error
-// samples to r's ops of the same names, appending the ops r lacks. It
+// mergeOps adds ops' latencies, error (in all and by kind) and over-range
+// counts and error samples to r's ops of the same names, appending the ops r lacks. It
 // returns the first op with latencies outside the histogram's range and
 // how many were dropped ("", 0 when none).
 func (r *Result) mergeOps(ops []Op) (badOp string, dropped int64) {
@@ -311,6 +311,7 @@ func (r *Result) mergeOps(ops []Op) (badOp string, dropped int64) {
 			}
 		}
 		m.Errors += o.Errors
+		m.ErrorKinds.Add(&o.ErrorKinds)
 		m.Unfinished += o.Unfinished
 		m.OverRange += o.OverRange
 		for _, s := range o.ErrorSamples {
@@ -339,6 +340,9 @@ type Op struct {
 	Name         string   `json:"name"`
 	Errors       int64    `json:"errors"`
 	ErrorSamples []string `json:"error_samples,omitempty"` // distinct messages, at most MaxErrorSamples
+	// ErrorKinds counts Errors by kind (ClassifyError); all zero in run
+	// files written before kinds were counted.
+	ErrorKinds ErrorKinds `json:"-"`
 	// Unfinished counts the operations that started in the window and had
 	// not finished when the run's grace after it ran out (or the run was
 	// interrupted or stopped early), so that it abandoned them: neither
@@ -445,19 +449,20 @@ func (o *Op) addSample(s string) {
 // encoding (base64), readable by HdrHistogram's own tools, plus the summary
 // figures so a reader needs no HdrHistogram library.
 type opJSON struct {
-	Name         string   `json:"name"`
-	Count        int64    `json:"count"`
-	Errors       int64    `json:"errors"`
-	ErrorSamples []string `json:"error_samples,omitempty"`
-	Unfinished   int64    `json:"unfinished,omitempty"`
-	MeanNanos    float64  `json:"mean_ns"`
-	P50Nanos     int64    `json:"p50_ns"`
-	P90Nanos     int64    `json:"p90_ns"`
-	P99Nanos     int64    `json:"p99_ns"`
-	P999Nanos    int64    `json:"p99_9_ns"`
-	MaxNanos     int64    `json:"max_ns"`
-	OverRange    int64    `json:"over_range,omitempty"` // values above the ceiling, recorded as max_ns
-	Histogram    string   `json:"histogram"`            // HdrHistogram V2, base64; nanoseconds
+	Name         string           `json:"name"`
+	Count        int64            `json:"count"`
+	Errors       int64            `json:"errors"`
+	ErrorSamples []string         `json:"error_samples,omitempty"`
+	ErrorKinds   map[string]int64 `json:"error_kinds,omitempty"` // kind → count
+	Unfinished   int64            `json:"unfinished,omitempty"`
+	MeanNanos    float64          `json:"mean_ns"`
+	P50Nanos     int64            `json:"p50_ns"`
+	P90Nanos     int64            `json:"p90_ns"`
+	P99Nanos     int64            `json:"p99_ns"`
+	P999Nanos    int64            `json:"p99_9_ns"`
+	MaxNanos     int64            `json:"max_ns"`
+	OverRange    int64            `json:"over_range,omitempty"` // values above the ceiling, recorded as max_ns
+	Histogram    string           `json:"histogram"`            // HdrHistogram V2, base64; nanoseconds
 	// Intervals is the op's timeline (absent in files written before it).
 	Intervals []Interval `json:"intervals,omitempty"`
 }
@@ -474,7 +479,7 @@ func (o Op) MarshalJSON() ([]byte, error) {
 	}
 	s := Summarize(h)
 	return json.Marshal(opJSON{
-		Name: o.Name, Count: h.TotalCount(), Errors: o.Errors, ErrorSamples: o.ErrorSamples, Unfinished: o.Unfinished,
+		Name: o.Name, Count: h.TotalCount(), Errors: o.Errors, ErrorSamples: o.ErrorSamples, ErrorKinds: o.ErrorKinds.asMap(), Unfinished: o.Unfinished,
 		MeanNanos: s.Mean, P50Nanos: s.P50, P90Nanos: s.P90, P99Nanos: s.P99, P999Nanos: s.P999, MaxNanos: s.Max,
 		OverRange: o.OverRange, Histogram: string(enc), Intervals: o.Intervals,
 	})
@@ -496,7 +501,14 @@ func (o *Op) UnmarshalJSON(data []byte) error {
 	if j.Errors < 0 || j.Unfinished < 0 {
 		return fmt.Errorf("%s: errors %d and unfinished %d must not be negative", j.Name, j.Errors, j.Unfinished)
 	}
-	*o = Op{Name: j.Name, Errors: j.Errors, ErrorSamples: j.ErrorSamples, Unfinished: j.Unfinished, Latency: h, OverRange: j.OverRange, Intervals: j.Intervals}
+	kinds, err := kindsFromMap(j.ErrorKinds)
+	if err != nil {
+		return fmt.Errorf("%s: %w", j.Name, err)
+	}
+	if t := kinds.Total(); t > j.Errors {
+		return fmt.Errorf("%s: error_kinds sum to %d, more than the errors %d", j.Name, t, j.Errors)
+	}
+	*o = Op{Name: j.Name, Errors: j.Errors, ErrorSamples: j.ErrorSamples, ErrorKinds: kinds, Unfinished: j.Unfinished, Latency: h, OverRange: j.OverRange, Intervals: j.Intervals}
 	return nil
 }
 

@@ -325,8 +325,8 @@ func allFailed(hs []results.OpHealth, now time.Time, stopAfter time.Duration) st
 	if worst == nil {
 		return ""
 	}
-	return fmt.Sprintf("every %s failed (%d of %d in %s); the first: %s", worst.Op, worst.Fails, worst.Fails,
-		now.Sub(worst.First.At).Round(time.Millisecond), worst.First.Msg)
+	return fmt.Sprintf("every %s failed (%d of %d in %s); the first (%s error): %s", worst.Op, worst.Fails, worst.Fails,
+		now.Sub(worst.First.At).Round(time.Millisecond), worst.First.Kind, worst.First.Msg)
 }
 
 // withEveryFailure gives ops, of a run that stopped early because an op
@@ -346,6 +346,7 @@ func withEveryFailure(ops []results.Op, hs []results.OpHealth) []results.Op {
 		o := &ops[i]
 		if h.Fails > o.Errors {
 			o.Errors = h.Fails
+			o.ErrorKinds = h.Kinds // the same failures, counted by kind
 		}
 		if len(o.ErrorSamples) == 0 && h.First != nil {
 			o.ErrorSamples = []string{h.First.Msg}

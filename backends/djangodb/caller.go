@@ -31,7 +31,7 @@ func (b *backend) NewCaller(ctx context.Context, obs backends.Observer) (backend
 	if obs == nil {
 		obs = backends.Discard
 	}
-	return &caller{b: b, obs: obs}, nil
+	return &caller{b: b, obs: serverMarking{obs}}, nil
 }
 
 func (c *caller) ensure(ctx context.Context) (*conn, error) {

@@ -32,7 +32,7 @@ func (b *backend) NewWorker(ctx context.Context, obs backends.Observer) (backend
 	if obs == nil {
 		obs = backends.Discard
 	}
-	return &worker{b: b, obs: obs}, nil
+	return &worker{b: b, obs: serverMarking{obs}}, nil
 }
 
 // ensure is Django's ensure_connection.

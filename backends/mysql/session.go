@@ -2,8 +2,12 @@ package mysql
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/celery-bench/bench/backends"
+	"github.com/go-sql-driver/mysql"
 )
 
 // An op is the body of one Celery backend method inside its SQLAlchemy
@@ -40,8 +44,18 @@ func retry(ctx context.Context, attempt func() error) error {
 			return err
 		}
 		if err = attempt(); err == nil || ctx.Err() != nil {
-			return err
+			return markServer(err)
 		}
+	}
+	return markServer(err)
+}
+
+// markServer marks an error the server returned (a *mysql.MySQLError in
+// err's chain) as such (backends.MarkServer), so that it counts as a server
+// error by kind.
+func markServer(err error) error {
+	if _, ok := errors.AsType[*mysql.MySQLError](err); ok {
+		return backends.MarkServer(err)
 	}
 	return err
 }

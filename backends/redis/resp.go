@@ -37,6 +37,9 @@ type serverError string
 
 func (e serverError) Error() string { return string(e) }
 
+// ServerError marks the reply as the server's, for counting errors by kind.
+func (e serverError) ServerError() bool { return true }
+
 // errProtocol reports bytes that are not RESP2.
 var errProtocol = errors.New("the server's reply is not RESP (is it a Redis server? a TLS port needs rediss://)")
 

@@ -166,6 +166,24 @@ func faultRun(t *testing.T, url string, fault func(), extra ...string) (int, *re
 	return code, run, stderr.String()
 }
 
+// errorKinds sums the first result's errors by kind over its ops, checking
+// that every op's kinds sum to its errors.
+func errorKinds(t *testing.T, run *results.Run) results.ErrorKinds {
+	t.Helper()
+	var k results.ErrorKinds
+	if len(run.Results) == 0 {
+		t.Fatal("no result")
+	}
+	for _, op := range run.Results[0].Ops {
+		if n := op.ErrorKinds.Total(); n != op.Errors {
+			t.Errorf("%s: %d errors, but error_kinds %v sum to %d", op.Name, op.Errors, op.ErrorKinds, n)
+		}
+		k.Add(&op.ErrorKinds)
+	}
+	t.Logf("errors by kind: %s", k.String())
+	return k
+}
+
 // faultOp returns the op of the run's first result, failing without it.
 func faultOp(t *testing.T, run *results.Run, name string) *results.Op {
 	t.Helper()
@@ -223,6 +241,10 @@ func TestFaultKillRestart(t *testing.T) {
 	if rt.Count() == 0 || rt.Errors+rt.Unfinished == 0 {
 		t.Errorf("roundtrip: %d ok, %d errors, %d unfinished: want successes and the outage's errors", rt.Count(), rt.Errors, rt.Unfinished)
 	}
+	// A killed server refuses or drops connections: connection errors.
+	if k := errorKinds(t, run); k[results.KindConnection] == 0 {
+		t.Errorf("errors by kind %q: want connection errors from the killed server", k.String())
+	}
 	checkClean(t, r.Addr())
 }
 
@@ -251,6 +273,13 @@ func TestFaultPause(t *testing.T) {
 	// longer failed rather than counting as 2.5 s writes.
 	if st := faultOp(t, run, "store_result"); st.Errors == 0 {
 		t.Errorf("store_result: no error; the stores held by the pause should have timed out")
+	}
+	// The stall ran into --task-timeout: timeouts, by kind too.
+	if k := errorKinds(t, run); k[results.KindTimeout] == 0 {
+		t.Errorf("errors by kind %q: want timeouts from the stalled server", k.String())
+	}
+	if st := faultOp(t, run, "store_result"); st.ErrorKinds[results.KindTimeout] == 0 {
+		t.Errorf("store_result errors by kind %q: want the held stores as timeouts", st.ErrorKinds.String())
 	}
 	checkClean(t, r.Addr())
 }
@@ -292,6 +321,22 @@ func TestFaultStall(t *testing.T) {
 	}
 	if v, _ := conformance.RedisCmd(r.Addr(), "GET", "someone-elses:key"); v != "precious" {
 		t.Errorf("the foreign key is %q", v)
+	}
+}
+
+// TestFaultStallTimeout: the proxy stops forwarding for 2.5 s with
+// --task-timeout 1s: the operations it holds fail as timeouts, counted by
+// kind, and the run ends on time.
+func TestFaultStallTimeout(t *testing.T) {
+	r := startFaultRedis(t)
+	p := startProxy(t, r.Addr())
+	code, run, _ := faultRun(t, "redis://"+p.addr()+"/0", func() { p.stallFor(2500 * time.Millisecond) })
+	p.resume()
+	if code != exitOK {
+		t.Errorf("exit %d, want %d", code, exitOK)
+	}
+	if k := errorKinds(t, run); k[results.KindTimeout] == 0 {
+		t.Errorf("errors by kind %q: want timeouts from the stall", k.String())
 	}
 }
 
@@ -340,6 +385,7 @@ func TestFaultCut(t *testing.T) {
 	if errs == 0 {
 		t.Errorf("the cut shows in no op's errors")
 	}
+	errorKinds(t, run) // every op's kinds sum to its errors
 	checkClean(t, r.Addr())
 }
 
@@ -357,7 +403,7 @@ func TestFaultEveryStoreFails(t *testing.T) {
 		t.Fatalf("%d results, want the stopped Redis and memory://", len(run.Results))
 	}
 	res := run.Results[0]
-	if !strings.Contains(res.Stopped, "store_result") || !strings.Contains(res.Stopped, "OOM") {
+	if !strings.Contains(res.Stopped, "store_result") || !strings.Contains(res.Stopped, "OOM") || !strings.Contains(res.Stopped, "the first (server error)") {
 		t.Errorf("verdict %q, want every store_result failed with the OOM error", res.Stopped)
 	}
 	if !strings.Contains(stderr, "stopped early") {
@@ -365,6 +411,8 @@ func TestFaultEveryStoreFails(t *testing.T) {
 	}
 	if st, ok := res.Op("store_result"); !ok || st.Errors < 4 || len(st.ErrorSamples) == 0 || !strings.Contains(st.ErrorSamples[0], "OOM") {
 		t.Errorf("store_result errors not counted: %+v", st)
+	} else if st.ErrorKinds[results.KindServer] != st.Errors {
+		t.Errorf("store_result errors by kind %q, want all %d server errors (the OOM reply)", st.ErrorKinds.String(), st.Errors)
 	}
 	if rt, ok := run.Results[1].Op("roundtrip"); !ok || rt.Count() == 0 {
 		t.Errorf("the next backend did not run")

@@ -111,6 +111,10 @@ func fixtureRun() *results.Run {
 		o.Name, o.Errors, o.ErrorSamples = name, errs, samples
 		return *o
 	}
+	withKinds := func(o results.Op, k results.ErrorKinds) results.Op {
+		o.ErrorKinds = k
+		return o
+	}
 	return &results.Run{
 		Format: results.FormatVersion, Bench: "devel", Go: "go1.26.8", Platform: "linux/amd64, 2 CPUs, GOMAXPROCS 2",
 		Started: t0, Ended: t0.Add(20 * time.Second), Seed: 42,
@@ -130,7 +134,8 @@ func fixtureRun() *results.Run {
 				Server: results.Server{Product: "MariaDB", Version: "10.11.19-MariaDB-0+deb12u1"},
 				Start:  t0.Add(12 * time.Second), End: t0.Add(20 * time.Second),
 				Ops: []results.Op{
-					op("roundtrip", 510_000_000, 128, 1, "mysql: get_task_meta: context deadline exceeded"),
+					withKinds(op("roundtrip", 510_000_000, 128, 4, "mysql: get_task_meta: context deadline exceeded", "mysql: get_task_meta: invalid connection"),
+						results.ErrorKinds{results.KindTimeout: 3, results.KindConnection: 1}),
 					op("time_to_observe", 250_000_000, 128, 0),
 					op("store_result", 3_000_000, 129, 0), op("get_task_meta", 2_500_000, 256, 0),
 				}},
