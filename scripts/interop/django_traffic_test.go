@@ -20,7 +20,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,6 +31,7 @@ import (
 
 	"github.com/celery-bench/bench/backends"
 	pyv "github.com/celery-bench/bench/backends/codec/py"
+	"github.com/celery-bench/bench/backends/conformance"
 	_ "github.com/celery-bench/bench/backends/djangodb"
 	_ "github.com/go-sql-driver/mysql"
 )
@@ -46,8 +46,9 @@ func djangoUnavailable(t *testing.T, format string, args ...any) {
 	unavailable(t, format, args...)
 }
 
-// privateMariaDB starts mariadbd on a scratch datadir and a free port with the general log on and
-// returns the port and the log's path. The server is stopped when the test ends.
+// privateMariaDB starts mariadbd on a scratch datadir and a free port with the general log on,
+// creates the django database and its two users, and returns the port and the log's path. The
+// server is stopped when the test ends.
 func privateMariaDB(t *testing.T) (int, string) {
 	t.Helper()
 	for _, p := range []string{"/usr/sbin/mariadbd", "/usr/bin/mariadb-install-db"} {
@@ -55,47 +56,10 @@ func privateMariaDB(t *testing.T) (int, string) {
 			djangoUnavailable(t, "%s is missing (apt-get install mariadb-server)", p)
 		}
 	}
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
+	srv := conformance.StartMariaDB(t, "--general-log=1")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if out, err := exec.CommandContext(ctx, "/usr/bin/mariadb-install-db", "--no-defaults", "--datadir="+data,
-		"--auth-root-authentication-method=normal", "--skip-test-db", "--user=root").CombinedOutput(); err != nil {
-		t.Fatalf("mariadb-install-db: %v\n%s", err, head(string(out), 20))
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	logFile := filepath.Join(dir, "general.log")
-	srv := exec.Command("/usr/sbin/mariadbd", "--no-defaults", "--datadir="+data, "--port="+strconv.Itoa(port),
-		"--bind-address=127.0.0.1", "--socket="+filepath.Join(dir, "sock"), "--user=root", "--skip-log-bin",
-		"--general-log=1", "--general-log-file="+logFile, "--log-error="+filepath.Join(dir, "error.log"))
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		srv.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { srv.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			srv.Process.Kill()
-			<-done
-		}
-	})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	for deadline := time.Now().Add(20 * time.Second); !dialable(addr); {
-		if time.Now().After(deadline) {
-			errLog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("private mariadbd on %s did not start within 20 s:\n%s", addr, head(string(errLog), 20))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	db, err := sql.Open("mysql", "root@tcp("+addr+")/")
+	db, err := sql.Open("mysql", "root@tcp("+srv.Addr()+")/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +70,7 @@ func privateMariaDB(t *testing.T) (int, string) {
 			t.Fatalf("%s: %v", s, err)
 		}
 	}
-	return port, logFile
+	return srv.Port, srv.GeneralLog
 }
 
 // logEntry is one general-log command.
