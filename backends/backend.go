@@ -14,6 +14,7 @@ package backends
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"time"
 )
@@ -137,6 +138,52 @@ type Options struct {
 	DjangoConnMaxAge time.Duration
 	// ConnectTimeout bounds every connection attempt.
 	ConnectTimeout time.Duration
+	// DateDoneIndex chooses the index on the SQL tables' date_done, which
+	// backend_cleanup's DELETE filters on: IndexAuto creates what the
+	// Celery line (or django-celery-results) creates with a missing table
+	// and leaves an existing table as it is; IndexYes and IndexNo create or
+	// drop it, on new and existing tables alike.
+	DateDoneIndex IndexChoice
+}
+
+// IndexChoice is Options.DateDoneIndex.
+type IndexChoice int
+
+const (
+	IndexAuto IndexChoice = iota
+	IndexYes
+	IndexNo
+)
+
+// IndexChoices are the values ParseIndexChoice takes, in order.
+var IndexChoices = []string{"auto", "yes", "no"}
+
+func (c IndexChoice) String() string {
+	if c < 0 || int(c) >= len(IndexChoices) {
+		return fmt.Sprintf("IndexChoice(%d)", int(c))
+	}
+	return IndexChoices[c]
+}
+
+// ParseIndexChoice reads "auto", "yes" or "no".
+func ParseIndexChoice(s string) (IndexChoice, error) {
+	for i, v := range IndexChoices {
+		if s == v {
+			return IndexChoice(i), nil
+		}
+	}
+	return IndexAuto, fmt.Errorf("want auto, yes or no, not %q", s)
+}
+
+// Resolve is whether the index is wanted, given what the line creates.
+func (c IndexChoice) Resolve(lineDefault bool) bool {
+	switch c {
+	case IndexYes:
+		return true
+	case IndexNo:
+		return false
+	}
+	return lineDefault
 }
 
 // DefaultOptions are Celery's defaults for the newest line.

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/celery-bench/bench/backends"
+	"github.com/celery-bench/bench/results"
 )
 
 func init() {
@@ -28,19 +29,28 @@ const OpRoundtripDuringCleanup = "roundtrip_during_cleanup"
 // Defaults of the cleanup flags.
 const (
 	DefaultExpiredResults = 100000
-	DefaultCleanupAfter   = 2 * time.Second
+	// MaxExpiredResults bounds --expired-results: ten million rows, a few
+	// GB of table, minutes of pre-fill.
+	MaxExpiredResults   = 10000000
+	DefaultCleanupAfter = 2 * time.Second
 	// cleanupExpires is result_expires (1 day): backend_cleanup deletes
 	// what was done before now minus it; the pre-filled rows were done
 	// twice that long ago.
 	cleanupExpires = 24 * time.Hour
+	// fillChunk is how many expired rows one FillExpired call writes: the
+	// pre-fill reports its progress and checks its context between them.
+	// MaxExpiredResults/fillChunk chunk numbers fit the ids' 0xxx.
+	fillChunk = 100000
 )
 
 // cleanup measures Celery's daily backend_cleanup against live traffic.
 // The first caller fills the result table with --expired-results finished
-// rows dated two days back (set-up: every caller waits for it, and it is
-// not measured; give it a --warmup); then all callers run
-// task.delay().get() roundtrips, and --cleanup-after later one caller runs
-// the cleanup once (OpBackendCleanup, reported by the backend). Roundtrips
+// rows dated two days back, in chunks of fillChunk rows with its progress on
+// the progress lines (set-up: every caller waits for it, and it is not
+// measured; give it a --warmup that covers it); then all callers run
+// task.delay().get() roundtrips, and --cleanup-after after both the fill and
+// the warm-up are over one caller runs the cleanup once (OpBackendCleanup,
+// reported by the backend). Roundtrips
 // that overlap it are recorded as OpRoundtripDuringCleanup, so their p99
 // can be read against OpRoundtrip's.
 //
@@ -69,14 +79,15 @@ type cleanupRun struct {
 
 func (w *cleanup) Flags() *pflag.FlagSet {
 	fs := pflag.NewFlagSet("cleanup", pflag.ContinueOnError)
-	fs.IntVar(&w.expired, "expired-results", DefaultExpiredResults, "expired rows to pre-fill before backend_cleanup runs (workload cleanup)")
-	fs.DurationVar(&w.after, "cleanup-after", DefaultCleanupAfter, "roundtrip time before backend_cleanup runs, the baseline (workload cleanup)")
+	fs.IntVar(&w.expired, "expired-results", DefaultExpiredResults, fmt.Sprintf("expired rows to pre-fill before backend_cleanup runs, at most %s (workload cleanup;\n"+
+		"the pre-fill is set-up, shown on the progress lines: give a --warmup that covers it)", results.Count(MaxExpiredResults)))
+	fs.DurationVar(&w.after, "cleanup-after", DefaultCleanupAfter, "roundtrip time before backend_cleanup runs, the baseline, counted from the end of\nthe pre-fill and of the warm-up (workload cleanup)")
 	return fs
 }
 
 func (w *cleanup) Validate() error {
-	if w.expired < 0 {
-		return fmt.Errorf("--expired-results must not be negative, not %d", w.expired)
+	if w.expired < 0 || w.expired > MaxExpiredResults {
+		return fmt.Errorf("--expired-results must be 0 to %d, not %d", MaxExpiredResults, w.expired)
 	}
 	if w.after < 0 {
 		return fmt.Errorf("--cleanup-after must not be negative, not %v", w.after)
@@ -100,17 +111,39 @@ func (w *cleanup) Sweeps() string {
 	return "backend_cleanup deletes every result older than result_expires, whoever wrote it"
 }
 
-// expiredIDPrefix is the start of the pre-filled ids: the run's prefix and
-// a third group of 0000, which no task id (4xxx, uuid4) has.
-func expiredIDPrefix(c *Caller) string { return c.ids.prefix + "-0000-8000-" }
+// expiredIDPrefix is the start of the pre-filled ids of chunk k: the run's
+// prefix and a third group of 0 and k in three hex digits, which no task id
+// (4xxx, uuid4) has.
+func expiredIDPrefix(c *Caller, k int) string { return fmt.Sprintf("%s-0%03x-8000-", c.ids.prefix, k) }
+
+// fill pre-fills n expired rows in chunks, reporting its progress.
+func fill(ctx context.Context, c *Caller, cl backends.ExpiredCleaner, n int) error {
+	doneAt := time.Now().Add(-2 * cleanupExpires)
+	defer c.SetSetup("")
+	start := time.Now()
+	for k, done := 0, 0; done < n; k++ {
+		c.SetSetup(fmt.Sprintf("filling expired results: %s of %s in %s", results.Count(int64(done)), results.Count(int64(n)),
+			time.Since(start).Round(time.Second)))
+		m := min(fillChunk, n-done)
+		if _, err := cl.FillExpired(ctx, expiredIDPrefix(c, k), m, doneAt); err != nil {
+			return err
+		}
+		done += m
+	}
+	return nil
+}
 
 func (w *cleanupRun) Call(ctx context.Context, c *Caller) error {
 	cl, ok := backends.AsExpiredCleaner(c.Session)
 	w.once.Do(func() {
 		if ok && w.cfg.expired > 0 {
-			_, w.fillErr = cl.FillExpired(ctx, expiredIDPrefix(c), w.cfg.expired, time.Now().Add(-2*cleanupExpires))
+			w.fillErr = fill(ctx, c, cl, w.cfg.expired)
 		}
+		// The baseline starts once both the fill and the warm-up are over.
 		w.readyAt = time.Now()
+		if ws := c.WindowStart(); w.readyAt.Before(ws) {
+			w.readyAt = ws
+		}
 	})
 	if w.fillErr != nil {
 		if ctx.Err() != nil {

@@ -118,6 +118,9 @@ type Progress struct {
 	Grace     time.Duration
 	Tasks     int64 // tasks measured so far
 	Errors    int64 // errors so far, all operations
+	// Setup is the workload's own set-up still under way ("filling
+	// expired results: 400,000 of 2,000,000"), empty when there is none.
+	Setup string
 	// Last holds the primary op's figures over the last closed interval of
 	// the timeline; nil before one has closed.
 	Last *results.IntervalStat
@@ -151,6 +154,21 @@ type Caller struct {
 	payloads []string
 	broker   *broker
 	intended time.Time // open loop: when the current task should have started
+	// windowStart is when the measurement window opens (after the warm-up).
+	windowStart time.Time
+	setup       *atomic.Pointer[string] // the run's set-up status, for Progress
+}
+
+// WindowStart is when the run's measurement window opens, after the
+// warm-up: what happens before it is not measured.
+func (c *Caller) WindowStart() time.Time { return c.windowStart }
+
+// SetSetup reports the workload's set-up under way on the progress lines;
+// "" when it is done.
+func (c *Caller) SetSetup(status string) {
+	if c.setup != nil {
+		c.setup.Store(&status)
+	}
 }
 
 // NewTask creates the next task with its id and return value. Its Sent
@@ -245,7 +263,7 @@ func Run(ctx context.Context, w Workload, b backends.Backend, o RunOptions) (*Ou
 		close(workersDone)
 	}()
 	go r.watchdog(lctx, workersDone)
-	interrupted := waitWithProgress(ctx, workersDone, rec, PrimaryOp(w), r.start, o)
+	interrupted := waitWithProgress(ctx, workersDone, rec, PrimaryOp(w), r.start, &r.setup, o)
 	if interrupted {
 		rec.Close(time.Now())
 		r.stop()
@@ -413,7 +431,8 @@ type runState struct {
 	w                        Workload
 	o                        RunOptions
 	rec                      *results.Recorder
-	start, measureStart, end time.Time // end is zero in a run by task count
+	start, measureStart, end time.Time              // end is zero in a run by task count
+	setup                    atomic.Pointer[string] // Caller.SetSetup's status
 
 	broker           *broker // callers dispatch to it, workers take from it
 	workers, callers sync.WaitGroup
@@ -495,7 +514,7 @@ func (r *runState) startCallers(ctx context.Context, load Load, ss *sessions) {
 			rng:      rand.New(rand.NewPCG(o.Seed, uint64(i)+1<<32)),
 			timeRng:  rand.New(rand.NewPCG(o.Seed, uint64(i)+2<<32)),
 			TaskTime: o.TaskTime, DispatchDelay: o.DispatchDelay, runTime: o.TaskTime, runDelay: o.DispatchDelay,
-			payloads: payloads, broker: r.broker}
+			payloads: payloads, broker: r.broker, windowStart: r.measureStart, setup: &r.setup}
 		r.callers.Add(1)
 		go func() {
 			defer r.callers.Done()
@@ -748,7 +767,7 @@ func sortOps(ops []results.Op, order []string) []results.Op {
 
 // waitWithProgress waits for done, calling o.Progress on every tick, and
 // reports whether ctx was cancelled first.
-func waitWithProgress(ctx context.Context, done <-chan struct{}, rec *results.Recorder, primary string, start time.Time, o RunOptions) bool {
+func waitWithProgress(ctx context.Context, done <-chan struct{}, rec *results.Recorder, primary string, start time.Time, setup *atomic.Pointer[string], o RunOptions) bool {
 	every := o.ProgressEvery
 	if every <= 0 {
 		every = time.Second
@@ -766,6 +785,9 @@ func waitWithProgress(ctx context.Context, done <-chan struct{}, rec *results.Re
 				continue
 			}
 			p := Progress{Elapsed: now.Sub(start), Warmup: now.Before(start.Add(o.Warmup)), Grace: o.grace()}
+			if s := setup.Load(); s != nil {
+				p.Setup = *s
+			}
 			if o.Tasks == 0 {
 				p.Total = o.Warmup + o.Duration
 				p.Finishing = p.Elapsed >= p.Total

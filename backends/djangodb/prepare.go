@@ -3,6 +3,7 @@ package djangodb
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/celery-bench/bench/backends"
@@ -30,6 +31,45 @@ var indexes = map[string][]string{
 		"CREATE INDEX `django_cele_date_cr_bd6c1d_idx` ON `django_celery_results_groupresult` (`date_created`)",
 		"CREATE INDEX `django_cele_date_do_caae0e_idx` ON `django_celery_results_groupresult` (`date_done`)",
 	},
+}
+
+// dateDoneIndexes are the names of migration 0009's date_done indexes, by
+// table (the models' Meta.indexes; date_done itself has no db_index since
+// 0009).
+var dateDoneIndexes = [][2]string{{tableTask, "django_cele_date_do_f59aad_idx"}, {tableGroup, "django_cele_date_do_caae0e_idx"}}
+
+// matchDateDoneIndex makes existing tables match an explicit
+// Options.DateDoneIndex: it creates 0009's date_done index where no index
+// covers date_done, or drops it where it is there and not wanted.
+// IndexAuto leaves the tables as they are.
+func (b *backend) matchDateDoneIndex(ctx context.Context, c *conn) error {
+	if b.opts.DateDoneIndex == backends.IndexAuto {
+		return nil
+	}
+	want := b.opts.DateDoneIndex.Resolve(true)
+	for _, ix := range dateDoneIndexes {
+		s := append(c.sql[:0], "SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = "...)
+		s = appendString(s, b.cfg.database, b.noBackslash)
+		if want {
+			s = append(s, " AND table_name = '"+ix[0]+"' AND column_name = 'date_done'"...)
+		} else {
+			s = append(s, " AND table_name = '"+ix[0]+"' AND index_name = '"+ix[1]+"'"...)
+		}
+		c.sql = s
+		n, err := c.queryInt(ctx, string(c.sql))
+		if err == nil {
+			switch {
+			case want && n == 0:
+				_, err = c.exec(ctx, "CREATE INDEX `"+ix[1]+"` ON `"+ix[0]+"` (`date_done`)")
+			case !want && n > 0:
+				_, err = c.exec(ctx, "DROP INDEX `"+ix[1]+"` ON `"+ix[0]+"`")
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("django-db: date_done index of %s in database %q on %s: %w", ix[0], b.cfg.database, b.cfg.addr, err)
+		}
+	}
+	return nil
 }
 
 // migrations are the django_celery_results migrations the schema stands
@@ -81,6 +121,9 @@ func (b *backend) Prepare(ctx context.Context) error {
 			return err
 		}
 		for _, ix := range indexes[t.table] {
+			if strings.Contains(ix, "_date_do_") && !b.opts.DateDoneIndex.Resolve(true) {
+				continue // --date-done-index no
+			}
 			if _, err := c.exec(ctx, ix); err != nil {
 				return err
 			}
@@ -104,6 +147,9 @@ func (b *backend) Prepare(ctx context.Context) error {
 	if n != int64(len(taskColumns)) {
 		return fmt.Errorf("django-db: table %s in database %q on %s has %d columns, not the %d of django-celery-results 2.4 (migrations up to 0011): migrate it or name another database in --backend",
 			tableTask, b.cfg.database, b.cfg.addr, n, len(taskColumns))
+	}
+	if err := b.matchDateDoneIndex(ctx, c); err != nil {
+		return err
 	}
 	if (b.opts.Force && !b.opts.KeepForeign) || b.opts.IDPrefix == "" {
 		return nil

@@ -40,6 +40,9 @@ func (b *backend) Prepare(ctx context.Context) error {
 	if err := b.checkSchema(ctx, c); err != nil {
 		return err
 	}
+	if err := b.matchDateDoneIndex(ctx, c); err != nil {
+		return err
+	}
 	if (b.opts.Force && !b.opts.KeepForeign) || b.opts.IDPrefix == "" {
 		return nil
 	}
@@ -94,6 +97,42 @@ func (b *backend) checkSchema(ctx context.Context, c *conn) error {
 		}
 	}
 	return nil
+}
+
+// matchDateDoneIndex makes existing tables match an explicit
+// Options.DateDoneIndex: it creates ix_<table>_date_done where no index
+// covers date_done, or drops it where it is there and not wanted.
+// IndexAuto leaves the tables as they are.
+func (b *backend) matchDateDoneIndex(ctx context.Context, c *conn) error {
+	if b.opts.DateDoneIndex == backends.IndexAuto {
+		return nil
+	}
+	want := b.indexDateDone()
+	for i, t := range tableNames {
+		s := append(c.sql[:0], "SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = "...)
+		s = appendString(s, b.cfg.database, b.dialect.noBackslash)
+		if want {
+			s = append(s, " AND table_name = '"+t+"' AND column_name = 'date_done'"...)
+		} else {
+			s = append(s, " AND table_name = '"+t+"' AND index_name = 'ix_"+t+"_date_done'"...)
+		}
+		c.sql = s
+		n, err := c.queryInt(ctx, string(c.sql))
+		if err != nil {
+			return err
+		}
+		switch {
+		case want && n == 0:
+			_, err = c.exec(ctx, b.createIndex[i])
+		case !want && n > 0:
+			_, err = c.exec(ctx, "DROP INDEX ix_"+t+"_date_done ON "+t)
+		}
+		if err != nil {
+			return fmt.Errorf("mysql: date_done index of %s in database %q on %s: %w", t, b.cfg.database, b.cfg.addr, err)
+		}
+	}
+	_, err := c.exec(ctx, stmtCommit)
+	return err
 }
 
 // appendPrefixMatch appends a condition true when column starts with

@@ -107,8 +107,11 @@ func (b *backend) prePing() bool { return b.opts.Celery.AtLeast(5, 6) }
 // datetimes SQLAlchemy loads.
 func (b *backend) awareDates() bool { return b.opts.Celery.AtLeast(5, 4) }
 
-// indexDateDone: date_done has index=True (5.6.3).
-func (b *backend) indexDateDone() bool { return b.opts.Celery.AtLeast(5, 6) }
+// indexDateDone: date_done has index=True (5.6.3), unless
+// Options.DateDoneIndex says otherwise.
+func (b *backend) indexDateDone() bool {
+	return b.opts.DateDoneIndex.Resolve(b.opts.Celery.AtLeast(5, 6))
+}
 
 // poolRecycle is Celery 5.6.3's default pool_recycle.
 const poolRecycle = time.Hour

@@ -82,6 +82,38 @@ func (b *backend) createAll(ctx context.Context, c *conn) error {
 
 var idColumns = [2]string{"task_id", "taskset_id"}
 
+// matchDateDoneIndex makes existing tables match an explicit
+// Options.DateDoneIndex: it creates ix_<table>_date_done where no index is
+// on date_done alone, or drops it where it is there and not wanted.
+// IndexAuto leaves the tables as they are.
+func (b *backend) matchDateDoneIndex(ctx context.Context, c *conn) error {
+	if b.opts.DateDoneIndex == backends.IndexAuto {
+		return nil
+	}
+	want := b.indexDateDone()
+	for i, t := range sqla.TableNames {
+		q := "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = '" + t + "' AND "
+		if want {
+			q += "indexdef LIKE '%(date_done)'"
+		} else {
+			q += "indexname = 'ix_" + t + "_date_done'"
+		}
+		r, err := c.send(ctx, q)
+		if err == nil {
+			switch {
+			case want && len(r.Rows) == 0:
+				_, err = c.send(ctx, createIndex[i])
+			case !want && len(r.Rows) > 0:
+				_, err = c.send(ctx, "DROP INDEX ix_"+t+"_date_done")
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: date_done index of %s in database %q on %s: %w", t, b.cfg.database, b.cfg.addr(), err)
+		}
+	}
+	return nil
+}
+
 // Prepare creates bench's database if it is missing and Celery's tables in
 // it (with create_all's statements), checks that the tables are Celery's,
 // and refuses a database holding results whose ids do not start with
@@ -112,6 +144,9 @@ func (b *backend) Prepare(ctx context.Context) error {
 		return err
 	}
 	if err := b.checkSchema(ctx, c); err != nil {
+		return err
+	}
+	if err := b.matchDateDoneIndex(ctx, c); err != nil {
 		return err
 	}
 	if (b.opts.Force && !b.opts.KeepForeign) || b.opts.IDPrefix == "" {

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,6 +52,7 @@ type runOpts struct {
 	pollInterval   time.Duration
 	callerPool     bool
 	djangoMaxAge   time.Duration
+	dateDoneIndex  string
 	celery         string
 	format         string
 	output         string
@@ -100,6 +102,9 @@ func newRunFlags() (*pflag.FlagSet, *runOpts) {
 	fs.DurationVar(&o.pollInterval, "poll-interval", 500*time.Millisecond, "interval of a waiting caller's polls on SQL backends (AsyncResult.get(interval=...))")
 	fs.BoolVar(&o.callerPool, "caller-pool", false, "SQL callers poll over one pooled connection each; without it each poll opens a new connection,\nas a Celery caller outside a worker does")
 	fs.DurationVar(&o.djangoMaxAge, "django-conn-max-age", 0, "Django's CONN_MAX_AGE for django-db workers: 0 closes the connection after every task,\na negative value is None (never closed by age); Celery 5.6 closes it after every task regardless")
+	fs.StringVar(&o.dateDoneIndex, "date-done-index", "auto", "index on the SQL tables' date_done, which backend_cleanup's DELETE filters on: auto creates\n"+
+		"what the Celery line (5.6: yes, before: no) or django-celery-results (yes) creates with a missing table\n"+
+		"and leaves existing tables alone; yes or no creates or drops it on existing tables too")
 	fs.StringVar(&o.celery, "celery", backends.DefaultVersion.String(), "Celery line whose wire format is produced: "+versionList())
 	fs.StringVar(&o.format, "format", "text", "output format: "+strings.Join(results.Formats(), ", ")+" (json is the run file \"bench report\" reads)")
 	fs.StringVarP(&o.output, "output", "o", "", "write the output to this file instead of stdout; an existing file is never overwritten")
@@ -184,6 +189,8 @@ func (o *runOpts) validate() error {
 		return usagef("--count must be at least 1, got %d", o.count)
 	case o.maxBacklog < 0:
 		return usagef("--max-backlog must not be negative, got %d", o.maxBacklog)
+	case !slices.Contains(backends.IndexChoices, o.dateDoneIndex):
+		return usagef("--date-done-index %q: use auto, yes or no", o.dateDoneIndex)
 	case o.arrivals != "constant" && o.arrivals != "poisson":
 		return usagef("--arrivals %q: use constant or poisson", o.arrivals)
 	case o.tasks < 0:
@@ -314,6 +321,9 @@ func (o *runOpts) summary(wl workloads.Workload) string {
 	if o.djangoMaxAge != 0 {
 		s += " · django CONN_MAX_AGE=" + djangoMaxAge(o.djangoMaxAge)
 	}
+	if o.dateDoneIndex != "auto" {
+		s += " · date_done index " + o.dateDoneIndex
+	}
 	if !o.taskTime.IsZero() {
 		s += " · task time " + o.taskTime.String()
 	}
@@ -341,6 +351,7 @@ func (o *runOpts) backendOptions() backends.Options {
 	bo.ResultExtended = o.resultExtended
 	bo.CallerPool = o.callerPool
 	bo.DjangoConnMaxAge = o.djangoMaxAge
+	bo.DateDoneIndex, _ = backends.ParseIndexChoice(o.dateDoneIndex)
 	bo.ConnectTimeout = o.connectTimeout
 	bo.IDPrefix = workloads.IDMarker
 	bo.Force = o.force
@@ -658,6 +669,9 @@ func formatProgress(pl progressLine, p workloads.Progress, tty bool) string {
 	}
 	fmt.Fprintf(&b, ": %s %s%s, %s tasks, %s errors", phase, elapsed, of,
 		results.Count(p.Tasks), results.Count(p.Errors))
+	if p.Setup != "" {
+		b.WriteString(", " + p.Setup)
+	}
 	if l := p.Last; l != nil {
 		warm := ""
 		if l.Index < 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/celery-bench/bench/results"
@@ -53,9 +54,34 @@ func (o *runOpts) checkThresholds(run *results.Run, wl workloads.Workload) error
 	return thresholdError{fmt.Errorf("%d of %d thresholds failed: %s", len(failed), len(run.Thresholds), strings.Join(parts, "; "))}
 }
 
-// noteOutages stores in res the outages of the workload's primary op.
+// noteOutages stores in res the outages of the workload's primary op. The
+// cleanup workload's roundtrips that overlap backend_cleanup are recorded
+// apart (roundtrip_during_cleanup); they count as roundtrips here, or the
+// cleanup would always look like an outage.
 func noteOutages(res *results.Result, wl workloads.Workload) {
-	if res != nil {
-		res.Outages = results.FindOutages(res, workloads.PrimaryOp(wl))
+	if res == nil {
+		return
 	}
+	primary := workloads.PrimaryOp(wl)
+	during, ok := res.Op(workloads.OpRoundtripDuringCleanup)
+	rt, ok2 := res.Op(primary)
+	if !ok || !ok2 || primary != workloads.OpRoundtrip {
+		res.Outages = results.FindOutages(res, primary)
+		return
+	}
+	merged := *rt
+	merged.Intervals = slices.Clone(rt.Intervals)
+	for _, d := range during.Intervals {
+		i := slices.IndexFunc(merged.Intervals, func(iv results.Interval) bool { return iv.Start == d.Start })
+		if i < 0 {
+			d.Histogram = ""
+			merged.Intervals = append(merged.Intervals, d)
+			continue
+		}
+		merged.Intervals[i].Count += d.Count
+		merged.Intervals[i].Errors += d.Errors
+	}
+	view := *res
+	view.Ops = []results.Op{merged}
+	res.Outages = results.FindOutages(&view, primary)
 }
