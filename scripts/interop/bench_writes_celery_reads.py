@@ -5,8 +5,9 @@ usage: bench_writes_celery_reads.py URL [--celery 5.2|5.6] [--extended] [--prefi
        [--expect-state STATE] [--expect-exc "ValueError('boom', 42)"] [--expect-parent-self]
        [--group-size N] [--ungrouped K] [--min-records N]
 
-URL is the backend URL bench wrote to (redis://host:port/db or db+mysql://user@host:port/db;
-db+mysql URLs are opened with the pymysql driver, as Celery users do).
+URL is the backend URL bench wrote to (redis://host:port/db, db+mysql://user@host:port/db or
+db+postgresql://user@host:port/db; db+mysql URLs are opened with the pymysql driver, db+postgresql
+ones with psycopg2 (SQLAlchemy's default), as Celery users do).
 
 For each record whose task id starts with the prefix:
   * Celery's own API reads it: AsyncResult(id).state/.result/.date_done/.traceback and
@@ -22,7 +23,7 @@ For each record whose task id starts with the prefix:
     date_done must have the --celery line's format (5.2: naive isoformat; 5.6: +00:00); TTL must be set.
     --expect-parent-self: parent_id = the record's own id (failure --retry-rate 1: the re-run's request).
     --group-size/--ungrouped: group and chord members carry group_id in groups of N; chord bodies none.
-  * MySQL: the result column must unpickle to what Celery returns (FAILURE: Celery's
+  * MySQL/PostgreSQL (the same DatabaseBackend and checks): the result column must unpickle to what Celery returns (FAILURE: Celery's
     prepare_exception dict) and be byte-equal to pickle.dumps(value, HIGHEST_PROTOCOL) (SQLAlchemy
     PickleType, what Celery writes); the traceback column is set exactly for FAILURE/RETRY; the extended
     args/kwargs columns must be Celery's encode() bytes. (The database backend stores no group_id/parent_id.)
@@ -223,15 +224,30 @@ def check_redis(app, url, prefix, line, extended, opts):
     return n
 
 
-def check_mysql(app, url, prefix, line, extended, opts):
-    import pymysql
+def db_connect(url):
+    """A DB-API connection to the database of a db+mysql[+pymysql]:// or db+postgresql[+psycopg2]:// URL
+    (pymysql / psycopg2, the drivers Celery users have), and whether it is PostgreSQL."""
     from sqlalchemy.engine.url import make_url
     u = make_url(url[len('db+'):])
-    conn = pymysql.connect(host=u.host or '127.0.0.1', port=u.port or 3306, user=u.username or 'root',
-                           password=u.password or '', database=u.database)
+    if u.drivername.startswith('postgresql'):
+        import psycopg2
+        return psycopg2.connect(host=u.host or '127.0.0.1', port=u.port or 5432, user=u.username or 'postgres',
+                                password=u.password or '', dbname=u.database), True
+    import pymysql
+    return pymysql.connect(host=u.host or '127.0.0.1', port=u.port or 3306, user=u.username or 'root',
+                           password=u.password or '', database=u.database), False
+
+
+def check_db(app, url, prefix, line, extended, opts):
+    """The database backend (MySQL/MariaDB or PostgreSQL): Celery's DatabaseBackend reads every row."""
+    conn, pg = db_connect(url)
     try:
         cur = conn.cursor()
-        cur.execute("SHOW COLUMNS FROM celery_taskmeta")
+        if pg:
+            cur.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+                        "AND table_name = 'celery_taskmeta'")
+        else:
+            cur.execute("SHOW COLUMNS FROM celery_taskmeta")
         cols = [r[0] for r in cur.fetchall()]
         sel = ['task_id', 'status', 'result', 'date_done', 'traceback']
         ext = [c for c in ('name', 'args', 'kwargs', 'worker', 'retries', 'queue') if c in cols]
@@ -244,6 +260,9 @@ def check_mysql(app, url, prefix, line, extended, opts):
     for row in rows:
         n += 1
         rec = dict(zip(sel + ext, row))
+        for f in ('result', 'args', 'kwargs'):
+            if isinstance(rec.get(f), memoryview):   # psycopg2 returns bytea as memoryview
+                rec[f] = bytes(rec[f])
         tid = rec['task_id']
         meta = celery_api_checks(app, tid, rec['traceback'], opts)
         raw = rec['result']
@@ -325,7 +344,7 @@ def main():
         if url.startswith(('redis://', 'rediss://')):
             n = check_redis(app, url, a.prefix, a.celery, a.extended, a)
         elif url.startswith('db+'):
-            n = check_mysql(app, url, a.prefix, a.celery, a.extended, a)
+            n = check_db(app, url, a.prefix, a.celery, a.extended, a)
         else:
             print('unsupported URL %s' % url, file=sys.stderr)
             return 2
