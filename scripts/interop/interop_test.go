@@ -635,10 +635,11 @@ func redisCmd(t *testing.T, args ...string) string {
 
 // TestCheck1Bites proves check 1 catches encodings Celery would not produce: a record with
 // Go-style compact separators, one with the keys in the wrong order, a MySQL and a PostgreSQL result
-// column pickled with another protocol, and a PostgreSQL FAILURE whose exception Celery cannot
-// rebuild. Each must fail naming the task id (and the field).
+// column pickled with another protocol, a PostgreSQL FAILURE whose exception Celery cannot
+// rebuild, and django-db rows with compact JSON or a traceback django-celery-results would not
+// store. Each must fail naming the task id (and the field).
 func TestCheck1Bites(t *testing.T) {
-	dir, _ := setup(t)
+	dir, bench := setup(t)
 	cleanup(t, dir)
 	t.Cleanup(func() { cleanup(t, dir); dropDB(t, dir) })
 
@@ -710,5 +711,33 @@ for tid, status, val, tb in (('`+pgPickleID+`', 'SUCCESS', pickle.dumps('x', 2),
 	}
 	if !strings.Contains(out, "PROBLEM "+pgExcID+" ") {
 		t.Errorf("check 1 on a PostgreSQL FAILURE row without exc_type: want a PROBLEM line for %s\n%s", pgExcID, out)
+	}
+	// django-db: a row Celery reads, but with Go-style compact JSON in the result column, and a
+	// non-extended FAILURE row that carries a traceback (2.4 stores none without result_extended).
+	const djCompactID, djTbID = "bec1e7e0-dead-4bad-8bad-000000000006", "bec1e7e0-dead-4bad-8bad-000000000007"
+	db, err := exec.Command(bench, "--backend", djangoReadsURL, "-w", "store-only", "--tasks", "1", "-c", "1",
+		"--workers", "1", "--warmup", "0s", "--force", "--progress", "0").CombinedOutput() // creates the tables
+	if err != nil {
+		t.Fatalf("bench on %s: %v\n%s", djangoReadsURL, err, head(string(db), 20))
+	}
+	py(t, dir, 0, "cleanup.py", djangoReadsURL)
+	py(t, dir, 0, "-c", `
+import MySQLdb
+c = MySQLdb.connect(host='127.0.0.1', user='root', db='`+djangoReadsDB+`')
+cur = c.cursor()
+for tid, status, result, tb in (('`+djCompactID+`', 'SUCCESS', '{"a":1}', None),
+                                ('`+djTbID+`', 'FAILURE', '{"exc_type": "ValueError", "exc_message": ["boom", 42], "exc_module": "builtins"}',
+                                 'Traceback (most recent call last):\n')):
+    cur.execute("INSERT INTO django_celery_results_taskresult (task_id, status, content_type, content_encoding, result, "
+                "date_done, traceback, meta, date_created) VALUES (%s, %s, 'application/json', 'utf-8', %s, UTC_TIMESTAMP(6), "
+                "%s, '{\"children\": []}', UTC_TIMESTAMP(6))", (tid, status, result, tb))
+c.commit()
+`)
+	out, code = py(t, dir, -1, "bench_writes_celery_reads.py", djangoReadsURL, "--celery", "5.2")
+	if code != 1 || !strings.Contains(out, "PROBLEM "+djCompactID+" result(text): expected encode_content(Celery value) == column") {
+		t.Errorf("check 1 on a django-db row with compact JSON: exit %d, want 1 and a result(text) problem\n%s", code, out)
+	}
+	if !strings.Contains(out, "PROBLEM "+djTbID+" traceback: expected None") {
+		t.Errorf("check 1 on a non-extended django-db FAILURE with a traceback: want a traceback problem for %s\n%s", djTbID, out)
 	}
 }
