@@ -144,7 +144,9 @@ func decodeRow(m *backends.TaskMeta, taskID string, found bool, row []driver.Val
 	if b, ok := row[colTraceback].([]byte); ok {
 		m.Traceback = string(b)
 	}
-	if b, ok := row[colDateDone].([]byte); ok && m.Status.Ready() {
+	// date_done is auto_now, so every row has one, and get_task_meta returns
+	// it for every state (STARTED and PROGRESS too).
+	if b, ok := row[colDateDone].([]byte); ok {
 		if t, ok := parseDate(b); ok {
 			m.DateDone = t
 		}

@@ -5,8 +5,9 @@ usage: bench_writes_celery_reads.py URL [--celery 5.2|5.6] [--extended] [--prefi
        [--expect-state STATE] [--expect-exc "ValueError('boom', 42)"] [--expect-parent-self]
        [--group-size N] [--ungrouped K] [--min-records N]
 
-URL is the backend URL bench wrote to (redis://host:port/db or db+mysql://user@host:port/db;
-db+mysql URLs are opened with the pymysql driver, as Celery users do).
+URL is the backend URL bench wrote to (redis://host:port/db, db+mysql://user@host:port/db or
+db+postgresql://user@host:port/db; db+mysql URLs are opened with the pymysql driver, db+postgresql
+ones with psycopg2 (SQLAlchemy's default), as Celery users do).
 
 For each record whose task id starts with the prefix:
   * Celery's own API reads it: AsyncResult(id).state/.result/.date_done/.traceback and
@@ -22,7 +23,7 @@ For each record whose task id starts with the prefix:
     date_done must have the --celery line's format (5.2: naive isoformat; 5.6: +00:00); TTL must be set.
     --expect-parent-self: parent_id = the record's own id (failure --retry-rate 1: the re-run's request).
     --group-size/--ungrouped: group and chord members carry group_id in groups of N; chord bodies none.
-  * MySQL: the result column must unpickle to what Celery returns (FAILURE: Celery's
+  * MySQL/PostgreSQL (the same DatabaseBackend and checks): the result column must unpickle to what Celery returns (FAILURE: Celery's
     prepare_exception dict) and be byte-equal to pickle.dumps(value, HIGHEST_PROTOCOL) (SQLAlchemy
     PickleType, what Celery writes); the traceback column is set exactly for FAILURE/RETRY; the extended
     args/kwargs columns must be Celery's encode() bytes. (The database backend stores no group_id/parent_id.)
@@ -75,8 +76,9 @@ def exc_summary(e):
     return '%s%r' % (type(e).__name__, getattr(e, 'args', ()))
 
 
-def celery_api_checks(app, tid, stored_traceback=None, opts=None):
-    """Read one id through Celery's API. Returns the meta dict Celery returns."""
+def celery_api_checks(app, tid, stored_traceback=None, opts=None, failure_tb=True):
+    """Read one id through Celery's API. Returns the meta dict Celery returns.
+    failure_tb=False: a FAILURE has no traceback (django-celery-results 2.4 without result_extended)."""
     try:
         meta = app.backend.get_task_meta(tid)
     except Exception as e:  # noqa
@@ -104,7 +106,11 @@ def celery_api_checks(app, tid, stored_traceback=None, opts=None):
             problem(tid, 'result', 'AsyncResult.result == get_task_meta result %s' % exc_summary(mres), exc_summary(result))
         elif opts is not None and opts.expect_exc and exc_summary(result) != opts.expect_exc:
             problem(tid, 'result', opts.expect_exc, exc_summary(result))
-        if not (isinstance(tb, str) and tb.startswith('Traceback (most recent call last):')):
+        if not failure_tb:
+            if tb is not None:
+                problem(tid, 'traceback', 'None (django-celery-results stores a traceback only with result_extended)',
+                        repr(tb)[:80])
+        elif not (isinstance(tb, str) and tb.startswith('Traceback (most recent call last):')):
             problem(tid, 'traceback', 'AsyncResult.traceback: the stored traceback text', repr(tb)[:80])
         elif stored_traceback is not None and tb != stored_traceback:
             problem(tid, 'traceback', 'AsyncResult.traceback == stored text', first_diff(stored_traceback.encode(), tb.encode()))
@@ -223,15 +229,30 @@ def check_redis(app, url, prefix, line, extended, opts):
     return n
 
 
-def check_mysql(app, url, prefix, line, extended, opts):
-    import pymysql
+def db_connect(url):
+    """A DB-API connection to the database of a db+mysql[+pymysql]:// or db+postgresql[+psycopg2]:// URL
+    (pymysql / psycopg2, the drivers Celery users have), and whether it is PostgreSQL."""
     from sqlalchemy.engine.url import make_url
     u = make_url(url[len('db+'):])
-    conn = pymysql.connect(host=u.host or '127.0.0.1', port=u.port or 3306, user=u.username or 'root',
-                           password=u.password or '', database=u.database)
+    if u.drivername.startswith('postgresql'):
+        import psycopg2
+        return psycopg2.connect(host=u.host or '127.0.0.1', port=u.port or 5432, user=u.username or 'postgres',
+                                password=u.password or '', dbname=u.database), True
+    import pymysql
+    return pymysql.connect(host=u.host or '127.0.0.1', port=u.port or 3306, user=u.username or 'root',
+                           password=u.password or '', database=u.database), False
+
+
+def check_db(app, url, prefix, line, extended, opts):
+    """The database backend (MySQL/MariaDB or PostgreSQL): Celery's DatabaseBackend reads every row."""
+    conn, pg = db_connect(url)
     try:
         cur = conn.cursor()
-        cur.execute("SHOW COLUMNS FROM celery_taskmeta")
+        if pg:
+            cur.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+                        "AND table_name = 'celery_taskmeta'")
+        else:
+            cur.execute("SHOW COLUMNS FROM celery_taskmeta")
         cols = [r[0] for r in cur.fetchall()]
         sel = ['task_id', 'status', 'result', 'date_done', 'traceback']
         ext = [c for c in ('name', 'args', 'kwargs', 'worker', 'retries', 'queue') if c in cols]
@@ -244,6 +265,9 @@ def check_mysql(app, url, prefix, line, extended, opts):
     for row in rows:
         n += 1
         rec = dict(zip(sel + ext, row))
+        for f in ('result', 'args', 'kwargs'):
+            if isinstance(rec.get(f), memoryview):   # psycopg2 returns bytea as memoryview
+                rec[f] = bytes(rec[f])
         tid = rec['task_id']
         meta = celery_api_checks(app, tid, rec['traceback'], opts)
         raw = rec['result']
@@ -294,6 +318,87 @@ def check_mysql(app, url, prefix, line, extended, opts):
     return n
 
 
+def django_app(url, extended):
+    """A Celery app whose backend is django-celery-results' DatabaseBackend ('django-db') on the MySQL
+    database of a django-db+mysql://user@host:port/db URL (Django 3.2 with mysqlclient, USE_TZ)."""
+    from sqlalchemy.engine.url import make_url
+    u = make_url(url[len('django-db+'):])
+    import django
+    from django.conf import settings
+    if settings.configured:   # a second app in the same process (celery_writes_bench_reads.py)
+        app = Celery('interop', backend='django-db')
+        app.conf.result_extended = extended
+        return app
+    settings.configure(
+        SECRET_KEY='bench', INSTALLED_APPS=['django_celery_results'], USE_TZ=True, TIME_ZONE='UTC',
+        DATABASES={'default': {'ENGINE': 'django.db.backends.mysql', 'NAME': u.database,
+                               'USER': u.username or 'root', 'PASSWORD': u.password or '',
+                               'HOST': u.host or '127.0.0.1', 'PORT': str(u.port or 3306)}})
+    django.setup()
+    app = Celery('interop', backend='django-db')
+    app.conf.result_extended = extended
+    return app
+
+
+def check_django(app, url, prefix, line, extended, opts):
+    """django-celery-results 2.4: every TaskResult row bench wrote is read by Celery through the
+    django-db backend, and its columns are what the backend's _store_result writes: result and meta
+    as the backend's encode_content text (application/json, utf-8; meta {"children": []} for a
+    worker-run task), traceback only with result_extended (2.4's _get_extended_properties sets it to
+    None otherwise), task_name/task_args/task_kwargs/worker exactly with result_extended."""
+    from django_celery_results.models import TaskResult
+    n = 0
+    want_meta = app.backend.encode_content({'children': []})[2]
+    for row in TaskResult.objects.filter(task_id__startswith=prefix).order_by('id'):
+        n += 1
+        tid = row.task_id
+        meta = celery_api_checks(app, tid, row.traceback, opts, failure_tb=extended)
+        if (row.content_type, row.content_encoding) != ('application/json', 'utf-8'):
+            problem(tid, 'content_type', "('application/json', 'utf-8')", (row.content_type, row.content_encoding))
+        try:
+            val = json.loads(row.result) if row.result is not None else None
+        except Exception as e:  # noqa
+            problem(tid, 'result(json)', 'JSON text', '%s: %r' % (e, row.result[:80]))
+            continue
+        mres = meta.get('result') if meta is not None else None
+        if meta is not None:
+            # the text Celery's backend writes for the value it read: prepare_exception for FAILURE
+            celery_val = app.backend.prepare_exception(mres) if isinstance(mres, BaseException) else mres
+            if val != json.loads(json.dumps(celery_val)):
+                problem(tid, 'result(json)', 'json.loads(column) == %r' % (celery_val,), repr(val))
+            want = app.backend.encode_content(celery_val)[2]
+            if row.result is not None and want != row.result:
+                problem(tid, 'result(text)', 'encode_content(Celery value) == column',
+                        first_diff(want.encode(), row.result.encode()))
+        if row.meta != want_meta:
+            problem(tid, 'meta', repr(want_meta), repr(row.meta))
+        if row.date_done is None or row.date_done.tzinfo is None:
+            problem(tid, 'date_done', 'an aware datetime (USE_TZ)', repr(row.date_done))
+        if extended and row.status in ('FAILURE', 'RETRY'):
+            if not (row.traceback or '').startswith('Traceback (most recent call last):'):
+                problem(tid, 'traceback', 'the traceback text for %s (result_extended)' % row.status, repr(row.traceback)[:80])
+        elif row.traceback is not None:
+            problem(tid, 'traceback', 'NULL', repr(row.traceback)[:80])
+        ext = {'task_name': row.task_name, 'task_args': row.task_args, 'task_kwargs': row.task_kwargs, 'worker': row.worker}
+        if extended:
+            for f in ('task_args', 'task_kwargs'):
+                v = ext[f]
+                try:
+                    enc = app.backend.encode_content(json.loads(v))[2]
+                except Exception as e:  # noqa
+                    problem(tid, f, 'encode_content JSON text', '%s: %r' % (e, v))
+                    continue
+                if enc != v:
+                    problem(tid, f, repr(enc), repr(v))
+            if row.task_name is None or row.worker is None:
+                problem(tid, 'extended', 'task_name/worker set (result_extended)', ext)
+        elif any(v is not None for v in ext.values()):
+            problem(tid, 'extended', 'extended columns NULL (result_extended off)', ext)
+        if row.periodic_task_name is not None:
+            problem(tid, 'periodic_task_name', 'NULL', repr(row.periodic_task_name))
+    return n
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('url')
@@ -319,13 +424,18 @@ def main():
         url = 'db+mysql+pymysql://' + url[len('db+mysql://'):]
     elif url.startswith('mysql://'):
         url = 'db+mysql+pymysql://' + url[len('mysql://'):]
-    app = Celery('interop', backend=url)
-    app.conf.result_extended = a.extended
     try:
-        if url.startswith(('redis://', 'rediss://')):
+        if url.startswith('django-db+mysql://'):
+            app = django_app(url, a.extended)
+        else:
+            app = Celery('interop', backend=url)
+            app.conf.result_extended = a.extended
+        if url.startswith('django-db+mysql://'):
+            n = check_django(app, url, a.prefix, a.celery, a.extended, a)
+        elif url.startswith(('redis://', 'rediss://')):
             n = check_redis(app, url, a.prefix, a.celery, a.extended, a)
         elif url.startswith('db+'):
-            n = check_mysql(app, url, a.prefix, a.celery, a.extended, a)
+            n = check_db(app, url, a.prefix, a.celery, a.extended, a)
         else:
             print('unsupported URL %s' % url, file=sys.stderr)
             return 2

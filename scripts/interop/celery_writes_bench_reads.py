@@ -3,6 +3,9 @@
 
 usage: celery_writes_bench_reads.py --bench PATH URL [--tamper FIELD]
 
+URL: redis://, db+mysql://, db+postgresql:// (Celery's own backends) or django-db+mysql://
+(django-celery-results 2.4's DatabaseBackend, Django set up as in bench_writes_celery_reads.py).
+
 Celery 5.2's own backend (app.backend of a Celery app with this URL) stores, with ids starting
 bec1e7e0-c...:
   SUCCESS    mark_as_done(id, str, request)            (a worker's request: children [], group, parent)
@@ -17,7 +20,8 @@ each id what Celery's get_task_meta returns:
              Celery's prepare_exception(exc) with exc_message as a JSON list
   traceback  equal text (None when Celery has None)
   date_done  the same instant: Celery's value as its backend returns it (Redis: isoformat text;
-             MySQL: a naive datetime, UTC) vs bench's ISO text (naive = UTC; +00:00/Z accepted)
+             MySQL/PostgreSQL: a naive datetime, UTC; django-db: an aware datetime, set for every state)
+             vs bench's ISO text (naive = UTC; +00:00/Z accepted)
   group_id / parent_id (Redis only; the database backend does not store them): equal when Celery has them
 --tamper FIELD changes bench's answer for the first id before comparing (a self-test: the check
 must then fail naming that field).
@@ -34,6 +38,9 @@ import uuid
 
 from celery import Celery
 from celery.app.task import Context
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_writes_celery_reads as bw  # noqa: E402  (django_app)
 
 problems = []
 
@@ -74,10 +81,16 @@ def main():
     if url.startswith('db+mysql://'):
         url = 'db+mysql+pymysql://' + url[len('db+mysql://'):]
     redis_side = url.startswith('redis')
-    written = []   # (label, id, extended)
-    for extended in (False, True):
+
+    def new_app(extended=False):
+        if url.startswith('django-db+mysql://'):
+            return bw.django_app(url, extended)   # django-celery-results' DatabaseBackend
         app = Celery('interop', backend=url)
         app.conf.result_extended = extended
+        return app
+    written = []   # (label, id, extended)
+    for extended in (False, True):
+        app = new_app(extended)
         b = app.backend
         gid, pid = new_id(0xf), new_id(0xe)
 
@@ -103,7 +116,7 @@ def main():
             written.append(('PROGRESS', t, False))
         else:
             t = new_id(5); b.mark_as_done(t, {'n': 1, 'l': [1.5, None, 'é']}, request=req(t)); written.append(('EXTENDED', t, True))
-    app = Celery('interop', backend=url)
+    app = new_app()
     for ext in (False, True):
         ids = [t for _, t, e in written if e == ext]
         cmd = [a.bench, 'inspect', a.url] + ids + ['--format', 'json', '--celery', '5.2']

@@ -1,20 +1,24 @@
 // Package interop checks bench against real Celery (Debian's python3-celery 5.2.6), for every
 // lifecycle bench writes:
 //   - reads: Celery reads every record bench wrote, byte for byte (bench_writes_celery_reads.py;
-//     taskset_check.py for GroupResult.save, taken from the MONITOR stream on Redis and replayed
-//     from the general log on MySQL);
-//   - inspect: bench inspect reads what Celery 5.2.6 wrote (celery_writes_bench_reads.py);
+//     taskset_check.py for GroupResult.save, taken from the MONITOR stream on Redis, replayed
+//     from the general log on MySQL and from a trigger's copy on PostgreSQL), on Redis,
+//     MySQL/MariaDB and PostgreSQL;
+//   - inspect: bench inspect reads what Celery 5.2.6 wrote (celery_writes_bench_reads.py), on the
+//     same three;
 //   - traffic: bench sends the same command and statement streams as a real Celery worker and caller
-//     (traffic.py --workload).
+//     (traffic.py --workload), on Redis and MySQL/MariaDB (PostgreSQL's statement stream is checked
+//     in backends/postgres, TestCeleryStatementLog).
 //
 // TestInterop renders the results as the README's fidelity table (between the fidelity markers):
 // BENCH_UPDATE_FIDELITY=1 rewrites it, otherwise the test fails when it differs (when every check
 // ran, i.e. no -run filter). See run.sh for the same checks from a shell.
 //
-// The test skips when /usr/bin/python3 cannot import celery, redis, sqlalchemy and pymysql, when
-// redis-server/redis-cli are missing, or when Redis (127.0.0.1:6379) or MariaDB/MySQL
-// (127.0.0.1:3306, root) do not answer; BENCH_REQUIRE_INTEROP=1 turns every such skip into a
-// failure. It uses Redis db 11 and the MySQL database celery_bench_interop, holds the MariaDB named
+// The test skips when /usr/bin/python3 cannot import celery, redis, sqlalchemy, pymysql and
+// psycopg2, when redis-server/redis-cli are missing, or when Redis (127.0.0.1:6379), MariaDB/MySQL
+// (127.0.0.1:3306, root) or PostgreSQL (127.0.0.1:5432, postgres) do not answer;
+// BENCH_REQUIRE_INTEROP=1 turns every such skip into a failure. It uses Redis db 11 and the MySQL
+// and PostgreSQL databases celery_bench_interop (created, then dropped), holds the MariaDB named
 // lock celery_bench_interop while it runs (two runs would delete each other's records), and deletes
 // the records it creates (ids starting bec1e7e0-).
 package interop
@@ -35,12 +39,17 @@ import (
 )
 
 const (
-	python   = "/usr/bin/python3"
-	redisURL = "redis://127.0.0.1:6379/11"
-	redisDB  = "11"
-	mysqlDB  = "celery_bench_interop"
-	mysqlURL = "db+mysql://root@127.0.0.1:3306/" + mysqlDB
-	install  = "apt-get install python3-celery python3-redis python3-sqlalchemy python3-pymysql redis-server redis-tools"
+	python         = "/usr/bin/python3"
+	redisURL       = "redis://127.0.0.1:6379/11"
+	redisDB        = "11"
+	mysqlDB        = "celery_bench_interop"
+	mysqlURL       = "db+mysql://root@127.0.0.1:3306/" + mysqlDB
+	pgDB           = "celery_bench_interop"
+	pgURL          = "db+postgresql://postgres@127.0.0.1:5432/" + pgDB
+	djangoReadsDB  = "celery_bench_interop_django"
+	djangoReadsURL = "django-db+mysql://root@127.0.0.1:3306/" + djangoReadsDB
+	install        = "apt-get install python3-celery python3-redis python3-sqlalchemy python3-pymysql python3-psycopg2 " +
+		"python3-django python3-django-celery-results python3-mysqldb redis-server redis-tools"
 )
 
 // unavailable skips the test, or fails it when BENCH_REQUIRE_INTEROP=1.
@@ -76,8 +85,8 @@ func setup(t *testing.T) (dir, bench string) {
 	if testing.Short() && os.Getenv("BENCH_REQUIRE_INTEROP") != "1" {
 		t.Skip("interop runs real Celery processes; skipped in -short mode")
 	}
-	if out, err := exec.Command(python, "-c", "import celery, redis, sqlalchemy, pymysql").CombinedOutput(); err != nil {
-		unavailable(t, "Celery interop needs %s with celery, redis, sqlalchemy and pymysql: %s (%v: %s)",
+	if out, err := exec.Command(python, "-c", "import celery, redis, sqlalchemy, pymysql, psycopg2, django, django_celery_results, MySQLdb").CombinedOutput(); err != nil {
+		unavailable(t, "Celery interop needs %s with celery, redis, sqlalchemy, pymysql, psycopg2, django, django_celery_results and MySQLdb: %s (%v: %s)",
 			python, install, err, strings.TrimSpace(string(out)))
 	}
 	for _, bin := range []string{"redis-server", "redis-cli"} {
@@ -85,7 +94,7 @@ func setup(t *testing.T) (dir, bench string) {
 			unavailable(t, "Celery interop needs %s in PATH: %s", bin, install)
 		}
 	}
-	for _, addr := range []string{"127.0.0.1:6379", "127.0.0.1:3306"} {
+	for _, addr := range []string{"127.0.0.1:6379", "127.0.0.1:3306", "127.0.0.1:5432"} {
 		if !dialable(addr) {
 			unavailable(t, "Celery interop needs the real servers: %s does not answer", addr)
 		}
@@ -102,12 +111,18 @@ func setup(t *testing.T) (dir, bench string) {
 	if err != nil {
 		t.Fatalf("bench list: %v\n%s", err, list)
 	}
-	if !bytes.Contains(list, []byte("redis://")) || !bytes.Contains(list, []byte("db+mysql://")) {
-		unavailable(t, "bench list does not offer redis:// and db+mysql:// yet:\n%s", list)
+	for _, scheme := range []string{"redis://", "db+mysql://", "db+postgresql://", "django-db+mysql://"} {
+		if !bytes.Contains(list, []byte(scheme)) {
+			unavailable(t, "bench list does not offer %s yet:\n%s", scheme, list)
+		}
 	}
 	lock(t, dir)
-	py(t, dir, 0, "-c", "import pymysql; pymysql.connect(host='127.0.0.1', user='root')"+
-		".cursor().execute('CREATE DATABASE IF NOT EXISTS `"+mysqlDB+"`')")
+	for _, db := range []string{mysqlDB, djangoReadsDB} {
+		py(t, dir, 0, "-c", "import pymysql; pymysql.connect(host='127.0.0.1', user='root')"+
+			".cursor().execute('CREATE DATABASE IF NOT EXISTS `"+db+"`')")
+	}
+	py(t, dir, 0, "-c", pgConnect+"cur.execute(\"SELECT 1 FROM pg_database WHERE datname = '"+pgDB+"'\")\n"+
+		"cur.fetchone() or cur.execute('CREATE DATABASE "+pgDB+"')")
 	return dir, bench
 }
 
@@ -176,13 +191,23 @@ func cleanup(t *testing.T, dir string) {
 	t.Helper()
 	py(t, dir, 0, "cleanup.py", redisURL)
 	py(t, dir, 0, "cleanup.py", mysqlURL)
+	py(t, dir, 0, "cleanup.py", pgURL)
+	py(t, dir, 0, "cleanup.py", djangoReadsURL)
 }
 
-// dropDB removes the scratch database the interop checks create.
+// pgConnect: Python that opens an autocommit cursor cur on PostgreSQL's postgres database (CREATE
+// and DROP DATABASE cannot run in a transaction).
+const pgConnect = "import psycopg2\nc = psycopg2.connect(host='127.0.0.1', user='postgres', dbname='postgres')\n" +
+	"c.autocommit = True\ncur = c.cursor()\n"
+
+// dropDB removes the scratch databases the interop checks create.
 func dropDB(t *testing.T, dir string) {
 	t.Helper()
-	py(t, dir, 0, "-c", "import pymysql; pymysql.connect(host='127.0.0.1', user='root')"+
-		".cursor().execute('DROP DATABASE IF EXISTS `"+mysqlDB+"`')")
+	for _, db := range []string{mysqlDB, djangoReadsDB} {
+		py(t, dir, 0, "-c", "import pymysql; pymysql.connect(host='127.0.0.1', user='root')"+
+			".cursor().execute('DROP DATABASE IF EXISTS `"+db+"`')")
+	}
+	py(t, dir, 0, "-c", pgConnect+"cur.execute('DROP DATABASE IF EXISTS "+pgDB+" WITH (FORCE)')")
 }
 
 // A fidelity cell: one lifecycle on one backend for one Celery line, checked one way.
@@ -190,9 +215,12 @@ type fkey struct{ life, backend, line, check string }
 
 // Checks, in the order they are printed in a cell.
 var checkNames = []struct{ name, meaning string }{
-	{"reads", "bench writes, Celery 5.2.6 reads (bench_writes_celery_reads.py / taskset_check.py: same state, value, date_done, traceback through AsyncResult/get_task_meta; Redis bytes equal to Celery's encoder; MySQL rows through Celery's DatabaseBackend)"},
+	{"reads", "bench writes, Celery 5.2.6 reads (bench_writes_celery_reads.py / taskset_check.py: same state, value, date_done, traceback through AsyncResult/get_task_meta; Redis bytes equal to Celery's encoder; MySQL and PostgreSQL rows through Celery's DatabaseBackend, the result column byte-equal to its pickle)"},
 	{"inspect", "Celery 5.2.6 writes, `bench inspect` reads (celery_writes_bench_reads.py: same state, value, traceback, date_done instant)"},
-	{"traffic", "bench's command/statement streams equal a real Celery 5.2.6 worker's and caller's for one task (traffic.py)"},
+	{"traffic", "bench's command/statement streams equal a real Celery 5.2.6 worker's and caller's for one task (traffic.py; Redis MONITOR, the MySQL general log). " +
+		"Not run on PostgreSQL: the shared server runs with log_statement=none; bench's PostgreSQL statement stream is compared with Celery 5.2.6's " +
+		"in backends/postgres TestCeleryStatementLog (a private cluster with log_statement=all; one worker store_result, two caller polls and a forget, " +
+		"not a bench workload run), so no PostgreSQL cell claims traffic"},
 }
 
 var lifecycles = []struct{ name, what string }{
@@ -212,15 +240,16 @@ var lifecycles = []struct{ name, what string }{
 
 // Known gaps: printed instead of "not yet" when no check covers the cell.
 var gaps = map[[2]string]string{
-	{"cleanup", "redis"}: "n/a (keys expire; Celery has no cleanup on Redis)",
+	{"cleanup", "redis"}:     "n/a (keys expire; Celery has no cleanup on Redis)",
+	{"group-save", "django"}: "not yet (bench deletes the saved group; its statements: TestDjangoTraffic)",
 }
 
-var backendTitles = map[string]string{"redis": "Redis", "mysql": "MySQL/MariaDB"}
+var backendTitles = map[string]string{"redis": "Redis", "mysql": "MySQL/MariaDB", "postgres": "PostgreSQL", "django": "django-db on MariaDB"}
 
 // fidelityTable renders the README block from the checks that passed.
 func fidelityTable(passed map[fkey]bool) string {
 	var b strings.Builder
-	cols := [][2]string{{"redis", "5.2"}, {"redis", "5.6"}, {"mysql", "5.2"}, {"mysql", "5.6"}}
+	cols := [][2]string{{"redis", "5.2"}, {"redis", "5.6"}, {"mysql", "5.2"}, {"mysql", "5.6"}, {"postgres", "5.2"}, {"postgres", "5.6"}, {"django", "5.2"}}
 	b.WriteString("| lifecycle |")
 	for _, c := range cols {
 		fmt.Fprintf(&b, " %s, Celery %s |", backendTitles[c[0]], c[1])
@@ -267,10 +296,17 @@ func fidelityTable(passed map[fkey]bool) string {
 		"`started`: no STARTED record survives a finished task, so reads checks the final records of a " +
 		"--track-started run and traffic checks the STARTED write itself; `progress`: the PROGRESS records are " +
 		"overwritten by the result, reads checks the final records, inspect reads a Celery-written PROGRESS record. " +
-		"`group`/`chord` on MySQL: the database backend stores no group_id, so only the member/body records are read. " +
+		"`group`/`chord` on MySQL/PostgreSQL: the database backend stores no group_id, so only the member/body records are read. " +
 		"Chord counters and saved groups are deleted by bench by design; group-save is read from the " +
-		"MONITOR stream (Redis) or replayed from the general log (MySQL: the stored pickle equals " +
-		"pickle.dumps(app.GroupResult(...), 5) and GroupResult.restore loads it).\n")
+		"MONITOR stream (Redis), replayed from the general log (MySQL) or from the copy a trigger on celery_tasksetmeta " +
+		"kept (PostgreSQL); on both databases the stored pickle equals " +
+		"pickle.dumps(app.GroupResult(...), 5) and GroupResult.restore loads it. " +
+		"**django-db on MariaDB**: bench's `django-db+mysql://` rows read by django-celery-results 2.4.0 (Django 3.2, mysqlclient) " +
+		"through Celery 5.2.6's AsyncResult/get_task_meta, FAILURE rebuilding its exception (inspect: django-celery-results writes, " +
+		"`bench inspect` reads); the result and meta columns equal the " +
+		"backend's encode_content text for the value Celery read, traceback and task_name/task_args/task_kwargs/worker set exactly " +
+		"with --result-extended (2.4 stores no traceback otherwise); its statement streams are compared with a real worker's and " +
+		"caller's by TestDjangoTraffic (below), not counted in this table.\n")
 	return b.String()
 }
 
@@ -320,7 +356,7 @@ func checkFidelity(t *testing.T, dir string, passed map[fkey]bool) {
 
 type check1Case struct {
 	life    string
-	backend string // "" = both
+	backend string // "" = every target; "redis"; "db": the SQLAlchemy DatabaseBackend (MySQL, PostgreSQL)
 	bench   []string
 	check   []string
 	// known: a fidelity difference of bench found by this check and not fixed yet. Every PROBLEM line
@@ -343,14 +379,14 @@ var check1Cases = []check1Case{
 		[]string{"--expect-state", "FAILURE", "--expect-exc", "ValueError('boom', 42)"}, ""},
 	{"retry", "redis", []string{"--tasks", "4", "-w", "failure", "--failure-rate", "1", "--retry-rate", "1", "--result-extended"},
 		[]string{"--expect-state", "FAILURE", "--expect-exc", "ValueError('boom', 42)", "--expect-parent-self", "--extended", "--expect-retries", "1"}, ""},
-	{"retry", "mysql", []string{"--tasks", "4", "-w", "failure", "--failure-rate", "1", "--retry-rate", "1"},
+	{"retry", "db", []string{"--tasks", "4", "-w", "failure", "--failure-rate", "1", "--retry-rate", "1"},
 		[]string{"--expect-state", "FAILURE", "--expect-exc", "ValueError('boom', 42)"}, ""},
 	{"group", "redis", []string{"--tasks", "2", "-w", "group", "--group-size", "3"}, []string{"--expect-state", "SUCCESS", "--group-size", "3", "--ungrouped", "0"}, ""},
-	{"group", "mysql", []string{"--tasks", "2", "-w", "group", "--group-size", "3"}, []string{"--expect-state", "SUCCESS", "--min-records", "6"}, ""},
+	{"group", "db", []string{"--tasks", "2", "-w", "group", "--group-size", "3"}, []string{"--expect-state", "SUCCESS", "--min-records", "6"}, ""},
 	{"chord", "redis", []string{"--tasks", "2", "-w", "chord", "--chord-size", "3"},
 		// --chord-body-parent found that bench's chord bodies had no parent_id (fixed in de154f8)
 		[]string{"--expect-state", "SUCCESS", "--group-size", "3", "--ungrouped", "2", "--chord-body-parent"}, ""},
-	{"chord", "mysql", []string{"--tasks", "2", "-w", "chord", "--chord-size", "3"}, []string{"--expect-state", "SUCCESS", "--min-records", "8"}, ""},
+	{"chord", "db", []string{"--tasks", "2", "-w", "chord", "--chord-size", "3"}, []string{"--expect-state", "SUCCESS", "--min-records", "8"}, ""},
 }
 
 // TestInterop: check 1 (bench writes, Celery reads) for every lifecycle, backend and Celery line;
@@ -368,12 +404,21 @@ func TestInterop(t *testing.T) {
 		planned[k] = true
 		t.Cleanup(func() { passed[k] = !t.Failed() && !t.Skipped() })
 	}
-	type target struct{ name, url string }
-	targets := []target{{"redis", redisURL}, {"mysql", mysqlURL}}
-	for _, tg := range targets {
-		for _, line := range []string{"5.2", "5.6"} {
+	type target struct{ name, family, url string }
+	targets := []target{{"redis", "redis", redisURL}, {"mysql", "db", mysqlURL}, {"postgres", "db", pgURL}}
+	// django-db: one Celery line, 5.2 (django-celery-results 2.4 is the 5.2-era release bench models);
+	// the database family's cases (no group_id stored; retry without --result-extended).
+	djangoTarget := target{"django", "db", djangoReadsURL}
+	celeryLines := func(tg target) []string {
+		if tg.name == "django" {
+			return []string{"5.2"}
+		}
+		return []string{"5.2", "5.6"}
+	}
+	for _, tg := range append(targets, djangoTarget) {
+		for _, line := range celeryLines(tg) {
 			for _, c := range check1Cases {
-				if c.backend != "" && c.backend != tg.name {
+				if c.backend != "" && c.backend != tg.family {
 					continue
 				}
 				k := fkey{c.life, tg.name, line, "reads"}
@@ -424,7 +469,7 @@ func TestInterop(t *testing.T) {
 			})
 		}
 	}
-	for _, tg := range targets {
+	for _, tg := range append(targets, djangoTarget) {
 		keys := []fkey{}
 		for _, l := range []string{"roundtrip", "failure", "started", "progress", "extended"} {
 			k := fkey{l, tg.name, "5.2", "inspect"}
@@ -589,10 +634,12 @@ func redisCmd(t *testing.T, args ...string) string {
 }
 
 // TestCheck1Bites proves check 1 catches encodings Celery would not produce: a record with
-// Go-style compact separators, one with the keys in the wrong order, and a MySQL result column
-// pickled with another protocol. Each must fail naming the task id and the field.
+// Go-style compact separators, one with the keys in the wrong order, a MySQL and a PostgreSQL result
+// column pickled with another protocol, a PostgreSQL FAILURE whose exception Celery cannot
+// rebuild, and django-db rows with compact JSON or a traceback django-celery-results would not
+// store. Each must fail naming the task id (and the field).
 func TestCheck1Bites(t *testing.T) {
-	dir, _ := setup(t)
+	dir, bench := setup(t)
 	cleanup(t, dir)
 	t.Cleanup(func() { cleanup(t, dir); dropDB(t, dir) })
 
@@ -641,5 +688,56 @@ cur.execute("INSERT INTO celery_taskmeta (id, task_id, status, result, date_done
 	out, code = py(t, dir, -1, "bench_writes_celery_reads.py", mysqlURL, "--celery", "5.2")
 	if code != 1 || !strings.Contains(out, "PROBLEM "+pickleID+" result(bytes): expected pickle.dumps(value, HIGHEST_PROTOCOL=5)") {
 		t.Errorf("check 1 on a protocol-2 pickle: exit %d, want 1 and a result(bytes) problem\n%s", code, out)
+	}
+
+	// PostgreSQL, the same: a readable row pickled with protocol 2, and a FAILURE row whose
+	// exception dict names no exc_type (Celery cannot rebuild it).
+	const pgPickleID, pgExcID = "bec1e7e0-dead-4bad-8bad-000000000004", "bec1e7e0-dead-4bad-8bad-000000000005"
+	py(t, dir, 0, "celery_writes.py", pgURL, "--n", "1") // creates Celery's tables when missing
+	py(t, dir, 0, "-c", `
+import pickle, psycopg2
+c = psycopg2.connect(host='127.0.0.1', user='postgres', dbname='`+pgDB+`')
+c.autocommit = True
+cur = c.cursor()
+cur.execute("DELETE FROM celery_taskmeta WHERE task_id LIKE 'bec1e7e0-%%'")
+for tid, status, val, tb in (('`+pgPickleID+`', 'SUCCESS', pickle.dumps('x', 2), None),
+                             ('`+pgExcID+`', 'FAILURE', pickle.dumps({'exc_message': ['boom']}, 5), 'Traceback (most recent call last):\n')):
+    cur.execute("INSERT INTO celery_taskmeta (id, task_id, status, result, date_done, traceback) "
+                "VALUES (nextval('task_id_sequence'), %s, %s, %s, now() at time zone 'utc', %s)", (tid, status, val, tb))
+`)
+	out, code = py(t, dir, -1, "bench_writes_celery_reads.py", pgURL, "--celery", "5.2")
+	if code != 1 || !strings.Contains(out, "PROBLEM "+pgPickleID+" result(bytes): expected pickle.dumps(value, HIGHEST_PROTOCOL=5)") {
+		t.Errorf("check 1 on a PostgreSQL protocol-2 pickle: exit %d, want 1 and a result(bytes) problem\n%s", code, out)
+	}
+	if !strings.Contains(out, "PROBLEM "+pgExcID+" ") {
+		t.Errorf("check 1 on a PostgreSQL FAILURE row without exc_type: want a PROBLEM line for %s\n%s", pgExcID, out)
+	}
+	// django-db: a row Celery reads, but with Go-style compact JSON in the result column, and a
+	// non-extended FAILURE row that carries a traceback (2.4 stores none without result_extended).
+	const djCompactID, djTbID = "bec1e7e0-dead-4bad-8bad-000000000006", "bec1e7e0-dead-4bad-8bad-000000000007"
+	db, err := exec.Command(bench, "--backend", djangoReadsURL, "-w", "store-only", "--tasks", "1", "-c", "1",
+		"--workers", "1", "--warmup", "0s", "--force", "--progress", "0").CombinedOutput() // creates the tables
+	if err != nil {
+		t.Fatalf("bench on %s: %v\n%s", djangoReadsURL, err, head(string(db), 20))
+	}
+	py(t, dir, 0, "cleanup.py", djangoReadsURL)
+	py(t, dir, 0, "-c", `
+import MySQLdb
+c = MySQLdb.connect(host='127.0.0.1', user='root', db='`+djangoReadsDB+`')
+cur = c.cursor()
+for tid, status, result, tb in (('`+djCompactID+`', 'SUCCESS', '{"a":1}', None),
+                                ('`+djTbID+`', 'FAILURE', '{"exc_type": "ValueError", "exc_message": ["boom", 42], "exc_module": "builtins"}',
+                                 'Traceback (most recent call last):\n')):
+    cur.execute("INSERT INTO django_celery_results_taskresult (task_id, status, content_type, content_encoding, result, "
+                "date_done, traceback, meta, date_created) VALUES (%s, %s, 'application/json', 'utf-8', %s, UTC_TIMESTAMP(6), "
+                "%s, '{\"children\": []}', UTC_TIMESTAMP(6))", (tid, status, result, tb))
+c.commit()
+`)
+	out, code = py(t, dir, -1, "bench_writes_celery_reads.py", djangoReadsURL, "--celery", "5.2")
+	if code != 1 || !strings.Contains(out, "PROBLEM "+djCompactID+" result(text): expected encode_content(Celery value) == column") {
+		t.Errorf("check 1 on a django-db row with compact JSON: exit %d, want 1 and a result(text) problem\n%s", code, out)
+	}
+	if !strings.Contains(out, "PROBLEM "+djTbID+" traceback: expected None") {
+		t.Errorf("check 1 on a non-extended django-db FAILURE with a traceback: want a traceback problem for %s\n%s", djTbID, out)
 	}
 }

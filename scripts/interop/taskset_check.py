@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Check 1 for GroupResult.save (workload group --group-save) on Redis and MySQL.
+"""Check 1 for GroupResult.save (workload group --group-save) on Redis, MySQL and PostgreSQL.
 
 bench saves, restores and deletes each GroupResult after joining it, so the
 celery-taskset-meta-<gid> key is gone even with --keep. This script runs bench under
@@ -20,6 +20,11 @@ takes bench's INSERT INTO celery_tasksetmeta statement from it, executes that st
   * bytes: the stored result must equal pickle.dumps(app.GroupResult(gid, members), 5), what
     SQLAlchemy's PickleType stores for Celery's _save_group with the same URL and settings;
   * the group must have been deleted by bench (DELETE FROM celery_tasksetmeta).
+PostgreSQL (db+postgresql://): the shared server logs no statements, so before bench runs the script
+makes Celery's tables (Celery's own create_all) and puts a trigger on celery_tasksetmeta that copies
+every row inserted or deleted into a capture table; bench's create_all finds the tables and keeps
+them. The captured row (the bytes the server stored for bench) is inserted again with the trigger
+gone, and the same restore, bytes and delete checks as on MySQL apply.
 
 usage: taskset_check.py --bench PATH URL [--celery 5.2|5.6] [--group-size 3]
 Prints PROBLEM lines like bench_writes_celery_reads.py; exit 0 ok, 1 problems, 2 capture error.
@@ -53,6 +58,8 @@ def main():
     a = ap.parse_args()
     if a.url.startswith('db+mysql://'):
         return check_mysql(a)
+    if a.url.startswith('db+postgresql://'):
+        return check_pg(a)
     import redis
     from celery import Celery
     from celery.result import GroupResult, AsyncResult
@@ -229,6 +236,98 @@ def check_mysql(a):
     conn.close()
     print('%d saved groups checked, %d problems' % (n, len(problems)))
     return 1 if problems else 0
+
+
+CAPTURE = 'interop_taskset_capture'
+
+
+def check_pg(a):
+    import pickle
+    import psycopg2
+    from urllib.parse import urlparse
+    from celery import Celery
+    from celery.result import GroupResult
+    u = urlparse(a.url)
+    app = Celery('interop', backend=a.url)   # bench's URL as it is: the pickled backend holds this dburi
+    app.backend.ResultSession().close()       # Celery's create_all: celery_taskmeta, celery_tasksetmeta
+    conn = psycopg2.connect(host=u.hostname or '127.0.0.1', port=u.port or 5432, user=u.username or 'postgres',
+                            dbname=u.path.lstrip('/'))
+    conn.autocommit = True
+    cur = conn.cursor()
+
+    def unhook():
+        cur.execute('DROP TRIGGER IF EXISTS %s ON celery_tasksetmeta' % CAPTURE)
+        cur.execute('DROP FUNCTION IF EXISTS %s()' % CAPTURE)
+    unhook()
+    cur.execute('DROP TABLE IF EXISTS %s' % CAPTURE)
+    cur.execute('CREATE TABLE %s (seq serial, op text, id integer, taskset_id varchar(155), result bytea, '
+                'date_done timestamp)' % CAPTURE)
+    cur.execute("""CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO %s (op, id, taskset_id, result, date_done) VALUES ('INSERT', NEW.id, NEW.taskset_id, NEW.result, NEW.date_done);
+  ELSE
+    INSERT INTO %s (op, id, taskset_id, result, date_done) VALUES ('DELETE', OLD.id, OLD.taskset_id, NULL, NULL);
+  END IF;
+  RETURN NULL;
+END $$""" % (CAPTURE, CAPTURE, CAPTURE))
+    cur.execute('CREATE TRIGGER %s AFTER INSERT OR DELETE ON celery_tasksetmeta FOR EACH ROW EXECUTE FUNCTION %s()'
+                % (CAPTURE, CAPTURE))
+    try:
+        r = subprocess.run([a.bench, '--backend', a.url, '-w', 'group', '--group-save', '--group-size', str(a.group_size),
+                            '--tasks', '1', '-c', '1', '--workers', '1', '--warmup', '0s', '--keep', '--force',
+                            '--progress', '0', '--celery', a.celery, '--seed', '4243'], capture_output=True, timeout=60)
+    finally:
+        unhook()
+    try:
+        if r.returncode != 0:
+            print('ERROR bench: %s' % r.stderr.decode()[-1500:])
+            return 2
+        cur.execute("SELECT op, id, taskset_id, result, date_done FROM %s WHERE taskset_id LIKE 'bec1e7e0-%%' ORDER BY seq"
+                    % CAPTURE)
+        rows = cur.fetchall()
+        inserts = [row for row in rows if row[0] == 'INSERT']
+        deleted = {row[2] for row in rows if row[0] == 'DELETE'}
+        if not inserts:
+            print('ERROR no row inserted into celery_tasksetmeta with a bec1e7e0- id')
+            return 2
+        n = 0
+        for _, rid, gid, stored, date_done in inserts:
+            n += 1
+            stored = bytes(stored) if stored is not None else None
+            if gid not in deleted:
+                problem(gid, 'delete', 'DELETE of group %s by bench (GroupResult.delete)' % gid, 'none')
+            if date_done is None:
+                problem(gid, 'date_done', 'set (Celery stores datetime.utcnow())', 'NULL')
+            cur.execute('INSERT INTO celery_tasksetmeta (id, taskset_id, result, date_done) VALUES (%s, %s, %s, %s)',
+                        (rid, gid, stored, date_done))
+            try:
+                g = GroupResult.restore(gid, app=app)
+                ids = [x.id for x in g.results] if g is not None else None
+                if ids is None or len(ids) != a.group_size:
+                    problem(gid, 'restore', 'GroupResult.restore with %d members' % a.group_size, ids)
+                    continue
+                cur.execute('SELECT task_id FROM celery_taskmeta WHERE task_id IN %s AND status = %s', (tuple(ids), 'SUCCESS'))
+                kept = {row[0] for row in cur.fetchall()}
+                if kept != set(ids):
+                    problem(gid, 'members', 'every member a kept SUCCESS record', sorted(set(ids) - kept))
+                vals = g.join(timeout=5)
+                want_vals = [app.backend.get_task_meta(t)['result'] for t in ids]
+                if vals != want_vals:
+                    problem(gid, 'join', repr(want_vals), repr(vals))
+                want = pickle.dumps(app.GroupResult(gid, [app.AsyncResult(t) for t in ids]), 5)
+                if stored != want:
+                    import bench_writes_celery_reads as bw
+                    problem(gid, 'bytes(PickleType)', 'pickle.dumps(app.GroupResult(...), 5)', bw.first_diff(want, stored))
+            except Exception as e:  # noqa
+                problem(gid, 'restore', 'GroupResult.restore + join', '%s: %s' % (type(e).__name__, e))
+            finally:
+                cur.execute('DELETE FROM celery_tasksetmeta WHERE taskset_id = %s', (gid,))
+        print('%d saved groups checked, %d problems' % (n, len(problems)))
+        return 1 if problems else 0
+    finally:
+        cur.execute('DROP TABLE IF EXISTS %s' % CAPTURE)
+        conn.close()
 
 
 if __name__ == '__main__':
