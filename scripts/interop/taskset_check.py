@@ -158,6 +158,38 @@ def unlog(s):
     return bytes(out)
 
 
+def check_saved_group(app, cur, gid, group_size, kept_ids, stored):
+    """Restores saved group gid through Celery and checks it: group_size
+    members, each a kept SUCCESS record (kept_ids(ids) returns the ids the
+    database holds so), join() giving their results, and the stored bytes
+    (stored() returns them) equal to Celery's pickle of the GroupResult.
+    The group's row is deleted after, whatever happened."""
+    import pickle
+    from celery.result import GroupResult
+    try:
+        g = GroupResult.restore(gid, app=app)
+        ids = [x.id for x in g.results] if g is not None else None
+        if ids is None or len(ids) != group_size:
+            problem(gid, 'restore', 'GroupResult.restore with %d members' % group_size, ids)
+            return
+        kept = kept_ids(ids)
+        if kept != set(ids):
+            problem(gid, 'members', 'every member a kept SUCCESS record', sorted(set(ids) - kept))
+        vals = g.join(timeout=5)
+        want_vals = [app.backend.get_task_meta(t)['result'] for t in ids]
+        if vals != want_vals:
+            problem(gid, 'join', repr(want_vals), repr(vals))
+        raw = stored()
+        want = pickle.dumps(app.GroupResult(gid, [app.AsyncResult(t) for t in ids]), 5)
+        if raw != want:
+            import bench_writes_celery_reads as bw
+            problem(gid, 'bytes(PickleType)', 'pickle.dumps(app.GroupResult(...), 5)', bw.first_diff(want, raw))
+    except Exception as e:  # noqa
+        problem(gid, 'restore', 'GroupResult.restore + join', '%s: %s' % (type(e).__name__, e))
+    finally:
+        cur.execute('DELETE FROM celery_tasksetmeta WHERE taskset_id = %s', (gid,))
+
+
 def check_mysql(a):
     import pickle
     from urllib.parse import urlparse
@@ -193,6 +225,16 @@ def check_mysql(a):
     app = Celery('interop', backend=a.url)
     conn = traffic.mysql_conn(db)
     cur = conn.cursor()
+
+    def stored_mysql(gid):
+        cur.execute('SELECT result FROM celery_tasksetmeta WHERE taskset_id = %s', (gid,))
+        return cur.fetchone()[0]
+
+    def kept_mysql(ids):
+        cur.execute('SELECT task_id FROM celery_taskmeta WHERE task_id IN (%s) AND status = %%s' %
+                    ','.join(['%s'] * len(ids)), ids + ['SUCCESS'])
+        return {row[0] for row in cur.fetchall()}
+
     n = 0
     for stmt in inserts:
         n += 1
@@ -208,31 +250,7 @@ def check_mysql(a):
         except Exception as e:  # noqa
             problem(gid, 'replay', "bench's INSERT executed again", '%s: %s' % (type(e).__name__, e))
             continue
-        try:
-            g = GroupResult.restore(gid, app=app)
-            ids = [x.id for x in g.results] if g is not None else None
-            if ids is None or len(ids) != a.group_size:
-                problem(gid, 'restore', 'GroupResult.restore with %d members' % a.group_size, ids)
-                continue
-            cur.execute('SELECT task_id FROM celery_taskmeta WHERE task_id IN (%s) AND status = %%s' %
-                        ','.join(['%s'] * len(ids)), ids + ['SUCCESS'])
-            kept = {row[0] for row in cur.fetchall()}
-            if kept != set(ids):
-                problem(gid, 'members', 'every member a kept SUCCESS record', sorted(set(ids) - kept))
-            vals = g.join(timeout=5)
-            want_vals = [app.backend.get_task_meta(t)['result'] for t in ids]
-            if vals != want_vals:
-                problem(gid, 'join', repr(want_vals), repr(vals))
-            cur.execute('SELECT result FROM celery_tasksetmeta WHERE taskset_id = %s', (gid,))
-            raw = cur.fetchone()[0]
-            want = pickle.dumps(app.GroupResult(gid, [app.AsyncResult(t) for t in ids]), 5)
-            if raw != want:
-                import bench_writes_celery_reads as bw
-                problem(gid, 'bytes(PickleType)', 'pickle.dumps(app.GroupResult(...), 5)', bw.first_diff(want, raw))
-        except Exception as e:  # noqa
-            problem(gid, 'restore', 'GroupResult.restore + join', '%s: %s' % (type(e).__name__, e))
-        finally:
-            cur.execute('DELETE FROM celery_tasksetmeta WHERE taskset_id = %s', (gid,))
+        check_saved_group(app, cur, gid, a.group_size, kept_mysql, lambda: stored_mysql(gid))
     conn.close()
     print('%d saved groups checked, %d problems' % (n, len(problems)))
     return 1 if problems else 0
@@ -291,6 +309,10 @@ END $$""" % (CAPTURE, CAPTURE, CAPTURE))
         if not inserts:
             print('ERROR no row inserted into celery_tasksetmeta with a bec1e7e0- id')
             return 2
+        def kept_pg(ids):
+            cur.execute('SELECT task_id FROM celery_taskmeta WHERE task_id IN %s AND status = %s', (tuple(ids), 'SUCCESS'))
+            return {row[0] for row in cur.fetchall()}
+
         n = 0
         for _, rid, gid, stored, date_done in inserts:
             n += 1
@@ -301,28 +323,7 @@ END $$""" % (CAPTURE, CAPTURE, CAPTURE))
                 problem(gid, 'date_done', 'set (Celery stores datetime.utcnow())', 'NULL')
             cur.execute('INSERT INTO celery_tasksetmeta (id, taskset_id, result, date_done) VALUES (%s, %s, %s, %s)',
                         (rid, gid, stored, date_done))
-            try:
-                g = GroupResult.restore(gid, app=app)
-                ids = [x.id for x in g.results] if g is not None else None
-                if ids is None or len(ids) != a.group_size:
-                    problem(gid, 'restore', 'GroupResult.restore with %d members' % a.group_size, ids)
-                    continue
-                cur.execute('SELECT task_id FROM celery_taskmeta WHERE task_id IN %s AND status = %s', (tuple(ids), 'SUCCESS'))
-                kept = {row[0] for row in cur.fetchall()}
-                if kept != set(ids):
-                    problem(gid, 'members', 'every member a kept SUCCESS record', sorted(set(ids) - kept))
-                vals = g.join(timeout=5)
-                want_vals = [app.backend.get_task_meta(t)['result'] for t in ids]
-                if vals != want_vals:
-                    problem(gid, 'join', repr(want_vals), repr(vals))
-                want = pickle.dumps(app.GroupResult(gid, [app.AsyncResult(t) for t in ids]), 5)
-                if stored != want:
-                    import bench_writes_celery_reads as bw
-                    problem(gid, 'bytes(PickleType)', 'pickle.dumps(app.GroupResult(...), 5)', bw.first_diff(want, stored))
-            except Exception as e:  # noqa
-                problem(gid, 'restore', 'GroupResult.restore + join', '%s: %s' % (type(e).__name__, e))
-            finally:
-                cur.execute('DELETE FROM celery_tasksetmeta WHERE taskset_id = %s', (gid,))
+            check_saved_group(app, cur, gid, a.group_size, kept_pg, lambda: stored)
         print('%d saved groups checked, %d problems' % (n, len(problems)))
         return 1 if problems else 0
     finally:
