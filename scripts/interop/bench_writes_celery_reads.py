@@ -5,9 +5,11 @@ usage: bench_writes_celery_reads.py URL [--celery 5.2|5.6] [--extended] [--prefi
        [--expect-state STATE] [--expect-exc "ValueError('boom', 42)"] [--expect-parent-self]
        [--group-size N] [--ungrouped K] [--min-records N]
 
-URL is the backend URL bench wrote to (redis://host:port/db, db+mysql://user@host:port/db or
-db+postgresql://user@host:port/db; db+mysql URLs are opened with the pymysql driver, db+postgresql
-ones with psycopg2 (SQLAlchemy's default), as Celery users do).
+URL is the backend URL bench wrote to (redis://host:port/db, db+mysql://user@host:port/db,
+db+postgresql://user@host:port/db, django-db+mysql://user@host:port/db or
+django-db+postgresql://user@host:port/db; db+mysql URLs are opened with the pymysql driver, db+postgresql
+ones with psycopg2 (SQLAlchemy's default), as Celery users do; django-db URLs through Django 3.2 with
+mysqlclient or psycopg2, django_app below).
 
 For each record whose task id starts with the prefix:
   * Celery's own API reads it: AsyncResult(id).state/.result/.date_done/.traceback and
@@ -318,9 +320,15 @@ def check_db(app, url, prefix, line, extended, opts):
     return n
 
 
-def django_app(url, extended):
-    """A Celery app whose backend is django-celery-results' DatabaseBackend ('django-db') on the MySQL
-    database of a django-db+mysql://user@host:port/db URL (Django 3.2 with mysqlclient, USE_TZ)."""
+DJANGO_SCHEMES = ('django-db+mysql://', 'django-db+postgresql://')
+
+
+def django_app(url, extended, migrate=False):
+    """A Celery app whose backend is django-celery-results' DatabaseBackend ('django-db') on the
+    database of a django-db+mysql://user@host:port/db URL (Django 3.2 with mysqlclient) or a
+    django-db+postgresql://user@host:port/db URL (Django 3.2 with psycopg2), USE_TZ, TIME_ZONE UTC.
+    migrate: run `manage.py migrate django_celery_results` first (creates the tables on a fresh
+    database, a no-op where they are recorded in django_migrations)."""
     from sqlalchemy.engine.url import make_url
     u = make_url(url[len('django-db+'):])
     import django
@@ -329,12 +337,17 @@ def django_app(url, extended):
         app = Celery('interop', backend='django-db')
         app.conf.result_extended = extended
         return app
-    settings.configure(
-        SECRET_KEY='bench', INSTALLED_APPS=['django_celery_results'], USE_TZ=True, TIME_ZONE='UTC',
-        DATABASES={'default': {'ENGINE': 'django.db.backends.mysql', 'NAME': u.database,
-                               'USER': u.username or 'root', 'PASSWORD': u.password or '',
-                               'HOST': u.host or '127.0.0.1', 'PORT': str(u.port or 3306)}})
+    if u.drivername.startswith('postgresql'):
+        db = {'ENGINE': 'django.db.backends.postgresql', 'USER': u.username or 'postgres', 'PORT': str(u.port or 5432)}
+    else:
+        db = {'ENGINE': 'django.db.backends.mysql', 'USER': u.username or 'root', 'PORT': str(u.port or 3306)}
+    db.update(NAME=u.database, PASSWORD=u.password or '', HOST=u.host or '127.0.0.1')
+    settings.configure(SECRET_KEY='bench', INSTALLED_APPS=['django_celery_results'], USE_TZ=True, TIME_ZONE='UTC',
+                       DATABASES={'default': db})
     django.setup()
+    if migrate:
+        from django.core.management import call_command
+        call_command('migrate', 'django_celery_results', verbosity=0)
     app = Celery('interop', backend='django-db')
     app.conf.result_extended = extended
     return app
@@ -425,12 +438,12 @@ def main():
     elif url.startswith('mysql://'):
         url = 'db+mysql+pymysql://' + url[len('mysql://'):]
     try:
-        if url.startswith('django-db+mysql://'):
+        if url.startswith(DJANGO_SCHEMES):
             app = django_app(url, a.extended)
         else:
             app = Celery('interop', backend=url)
             app.conf.result_extended = a.extended
-        if url.startswith('django-db+mysql://'):
+        if url.startswith(DJANGO_SCHEMES):
             n = check_django(app, url, a.prefix, a.celery, a.extended, a)
         elif url.startswith(('redis://', 'rediss://')):
             n = check_redis(app, url, a.prefix, a.celery, a.extended, a)

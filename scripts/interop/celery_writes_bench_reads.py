@@ -3,8 +3,10 @@
 
 usage: celery_writes_bench_reads.py --bench PATH URL [--tamper FIELD]
 
-URL: redis://, db+mysql://, db+postgresql:// (Celery's own backends) or django-db+mysql://
-(django-celery-results 2.4's DatabaseBackend, Django set up as in bench_writes_celery_reads.py).
+URL: redis://, db+mysql://, db+postgresql:// (Celery's own backends), django-db+mysql:// or
+django-db+postgresql:// (django-celery-results 2.4's DatabaseBackend, Django set up as in
+bench_writes_celery_reads.py; `manage.py migrate django_celery_results` runs first, so the tables
+exist on a fresh database and tables bench created must be recorded as migrated).
 
 Celery 5.2's own backend (app.backend of a Celery app with this URL) stores, with ids starting
 bec1e7e0-c...:
@@ -83,8 +85,8 @@ def main():
     redis_side = url.startswith('redis')
 
     def new_app(extended=False):
-        if url.startswith('django-db+mysql://'):
-            return bw.django_app(url, extended)   # django-celery-results' DatabaseBackend
+        if url.startswith(bw.DJANGO_SCHEMES):
+            return bw.django_app(url, extended, migrate=True)   # django-celery-results' DatabaseBackend
         app = Celery('interop', backend=url)
         app.conf.result_extended = extended
         return app

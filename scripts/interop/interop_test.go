@@ -3,9 +3,10 @@
 //   - reads: Celery reads every record bench wrote, byte for byte (bench_writes_celery_reads.py;
 //     taskset_check.py for GroupResult.save, taken from the MONITOR stream on Redis, replayed
 //     from the general log on MySQL and from a trigger's copy on PostgreSQL), on Redis,
-//     MySQL/MariaDB and PostgreSQL;
-//   - inspect: bench inspect reads what Celery 5.2.6 wrote (celery_writes_bench_reads.py), on the
-//     same three;
+//     MySQL/MariaDB and PostgreSQL, and django-celery-results 2.4 reads what bench wrote to
+//     django-db+mysql:// and django-db+postgresql://;
+//   - inspect: bench inspect reads what Celery 5.2.6 (and django-celery-results 2.4) wrote
+//     (celery_writes_bench_reads.py), on the same five;
 //   - traffic: bench sends the same command and statement streams as a real Celery worker and caller
 //     (traffic.py --workload), on Redis and MySQL/MariaDB (PostgreSQL's statement stream is checked
 //     in backends/postgres, TestCeleryStatementLog).
@@ -15,10 +16,12 @@
 // ran, i.e. no -run filter). See run.sh for the same checks from a shell.
 //
 // The test skips when /usr/bin/python3 cannot import celery, redis, sqlalchemy, pymysql and
-// psycopg2, when redis-server/redis-cli are missing, or when Redis (127.0.0.1:6379), MariaDB/MySQL
-// (127.0.0.1:3306, root) or PostgreSQL (127.0.0.1:5432, postgres) do not answer;
+// psycopg2 (and django, django_celery_results, MySQLdb), when redis-server/redis-cli are missing,
+// when Redis (127.0.0.1:6379), MariaDB/MySQL (127.0.0.1:3306, root) or PostgreSQL (127.0.0.1:5432,
+// postgres) do not answer, or when `bench list` lacks one of the five schemes;
 // BENCH_REQUIRE_INTEROP=1 turns every such skip into a failure. It uses Redis db 11 and the MySQL
-// and PostgreSQL databases celery_bench_interop (created, then dropped), holds the MariaDB named
+// and PostgreSQL databases celery_bench_interop and celery_bench_interop_django (created, then
+// dropped; never another database), holds the MariaDB named
 // lock celery_bench_interop while it runs (two runs would delete each other's records), and deletes
 // the records it creates (ids starting bec1e7e0-).
 package interop
@@ -48,7 +51,9 @@ const (
 	pgURL          = "db+postgresql://postgres@127.0.0.1:5432/" + pgDB
 	djangoReadsDB  = "celery_bench_interop_django"
 	djangoReadsURL = "django-db+mysql://root@127.0.0.1:3306/" + djangoReadsDB
-	install        = "apt-get install python3-celery python3-redis python3-sqlalchemy python3-pymysql python3-psycopg2 " +
+	// djangoPGURL: django-db on PostgreSQL, a database of the same name on the shared server.
+	djangoPGURL = "django-db+postgresql://postgres@127.0.0.1:5432/" + djangoReadsDB
+	install     = "apt-get install python3-celery python3-redis python3-sqlalchemy python3-pymysql python3-psycopg2 " +
 		"python3-django python3-django-celery-results python3-mysqldb redis-server redis-tools"
 )
 
@@ -111,7 +116,7 @@ func setup(t *testing.T) (dir, bench string) {
 	if err != nil {
 		t.Fatalf("bench list: %v\n%s", err, list)
 	}
-	for _, scheme := range []string{"redis://", "db+mysql://", "db+postgresql://", "django-db+mysql://"} {
+	for _, scheme := range []string{"redis://", "db+mysql://", "db+postgresql://", "django-db+mysql://", "django-db+postgresql://"} {
 		if !bytes.Contains(list, []byte(scheme)) {
 			unavailable(t, "bench list does not offer %s yet:\n%s", scheme, list)
 		}
@@ -121,8 +126,10 @@ func setup(t *testing.T) (dir, bench string) {
 		py(t, dir, 0, "-c", "import pymysql; pymysql.connect(host='127.0.0.1', user='root')"+
 			".cursor().execute('CREATE DATABASE IF NOT EXISTS `"+db+"`')")
 	}
-	py(t, dir, 0, "-c", pgConnect+"cur.execute(\"SELECT 1 FROM pg_database WHERE datname = '"+pgDB+"'\")\n"+
-		"cur.fetchone() or cur.execute('CREATE DATABASE "+pgDB+"')")
+	for _, db := range []string{pgDB, djangoReadsDB} {
+		py(t, dir, 0, "-c", pgConnect+"cur.execute(\"SELECT 1 FROM pg_database WHERE datname = '"+db+"'\")\n"+
+			"cur.fetchone() or cur.execute('CREATE DATABASE "+db+"')")
+	}
 	return dir, bench
 }
 
@@ -193,6 +200,7 @@ func cleanup(t *testing.T, dir string) {
 	py(t, dir, 0, "cleanup.py", mysqlURL)
 	py(t, dir, 0, "cleanup.py", pgURL)
 	py(t, dir, 0, "cleanup.py", djangoReadsURL)
+	py(t, dir, 0, "cleanup.py", djangoPGURL)
 }
 
 // pgConnect: Python that opens an autocommit cursor cur on PostgreSQL's postgres database (CREATE
@@ -207,7 +215,9 @@ func dropDB(t *testing.T, dir string) {
 		py(t, dir, 0, "-c", "import pymysql; pymysql.connect(host='127.0.0.1', user='root')"+
 			".cursor().execute('DROP DATABASE IF EXISTS `"+db+"`')")
 	}
-	py(t, dir, 0, "-c", pgConnect+"cur.execute('DROP DATABASE IF EXISTS "+pgDB+" WITH (FORCE)')")
+	for _, db := range []string{pgDB, djangoReadsDB} {
+		py(t, dir, 0, "-c", pgConnect+"cur.execute('DROP DATABASE IF EXISTS "+db+" WITH (FORCE)')")
+	}
 }
 
 // A fidelity cell: one lifecycle on one backend for one Celery line, checked one way.
@@ -240,16 +250,18 @@ var lifecycles = []struct{ name, what string }{
 
 // Known gaps: printed instead of "not yet" when no check covers the cell.
 var gaps = map[[2]string]string{
-	{"cleanup", "redis"}:     "n/a (keys expire; Celery has no cleanup on Redis)",
-	{"group-save", "django"}: "not yet (bench deletes the saved group; its statements: TestDjangoTraffic)",
+	{"cleanup", "redis"}:       "n/a (keys expire; Celery has no cleanup on Redis)",
+	{"group-save", "django"}:   "not yet (bench deletes the saved group; its statements: TestDjangoTraffic)",
+	{"group-save", "djangopg"}: "not yet (bench deletes the saved group; its statements: TestDjangoTraffic)",
 }
 
-var backendTitles = map[string]string{"redis": "Redis", "mysql": "MySQL/MariaDB", "postgres": "PostgreSQL", "django": "django-db on MariaDB"}
+var backendTitles = map[string]string{"redis": "Redis", "mysql": "MySQL/MariaDB", "postgres": "PostgreSQL", "django": "django-db on MariaDB",
+	"djangopg": "django-db on PostgreSQL"}
 
 // fidelityTable renders the README block from the checks that passed.
 func fidelityTable(passed map[fkey]bool) string {
 	var b strings.Builder
-	cols := [][2]string{{"redis", "5.2"}, {"redis", "5.6"}, {"mysql", "5.2"}, {"mysql", "5.6"}, {"postgres", "5.2"}, {"postgres", "5.6"}, {"django", "5.2"}}
+	cols := [][2]string{{"redis", "5.2"}, {"redis", "5.6"}, {"mysql", "5.2"}, {"mysql", "5.6"}, {"postgres", "5.2"}, {"postgres", "5.6"}, {"django", "5.2"}, {"djangopg", "5.2"}}
 	b.WriteString("| lifecycle |")
 	for _, c := range cols {
 		fmt.Fprintf(&b, " %s, Celery %s |", backendTitles[c[0]], c[1])
@@ -301,9 +313,10 @@ func fidelityTable(passed map[fkey]bool) string {
 		"MONITOR stream (Redis), replayed from the general log (MySQL) or from the copy a trigger on celery_tasksetmeta " +
 		"kept (PostgreSQL); on both databases the stored pickle equals " +
 		"pickle.dumps(app.GroupResult(...), 5) and GroupResult.restore loads it. " +
-		"**django-db on MariaDB**: bench's `django-db+mysql://` rows read by django-celery-results 2.4.0 (Django 3.2, mysqlclient) " +
+		"**django-db on MariaDB** / **on PostgreSQL**: bench's `django-db+mysql://` / `django-db+postgresql://` rows read by " +
+		"django-celery-results 2.4.0 (Django 3.2, mysqlclient / psycopg2) " +
 		"through Celery 5.2.6's AsyncResult/get_task_meta, FAILURE rebuilding its exception (inspect: django-celery-results writes, " +
-		"`bench inspect` reads); the result and meta columns equal the " +
+		"after `manage.py migrate django_celery_results`, a no-op on the tables bench created, `bench inspect` reads); the result and meta columns equal the " +
 		"backend's encode_content text for the value Celery read, traceback and task_name/task_args/task_kwargs/worker set exactly " +
 		"with --result-extended (2.4 stores no traceback otherwise); its statement streams are compared with a real worker's and " +
 		"caller's by TestDjangoTraffic (below), not counted in this table.\n")
@@ -408,14 +421,14 @@ func TestInterop(t *testing.T) {
 	targets := []target{{"redis", "redis", redisURL}, {"mysql", "db", mysqlURL}, {"postgres", "db", pgURL}}
 	// django-db: one Celery line, 5.2 (django-celery-results 2.4 is the 5.2-era release bench models);
 	// the database family's cases (no group_id stored; retry without --result-extended).
-	djangoTarget := target{"django", "db", djangoReadsURL}
+	djangoTargets := []target{{"django", "db", djangoReadsURL}, {"djangopg", "db", djangoPGURL}}
 	celeryLines := func(tg target) []string {
-		if tg.name == "django" {
+		if strings.HasPrefix(tg.name, "django") {
 			return []string{"5.2"}
 		}
 		return []string{"5.2", "5.6"}
 	}
-	for _, tg := range append(targets, djangoTarget) {
+	for _, tg := range append(targets, djangoTargets...) {
 		for _, line := range celeryLines(tg) {
 			for _, c := range check1Cases {
 				if c.backend != "" && c.backend != tg.family {
@@ -469,7 +482,7 @@ func TestInterop(t *testing.T) {
 			})
 		}
 	}
-	for _, tg := range append(targets, djangoTarget) {
+	for _, tg := range append(targets, djangoTargets...) {
 		keys := []fkey{}
 		for _, l := range []string{"roundtrip", "failure", "started", "progress", "extended"} {
 			k := fkey{l, tg.name, "5.2", "inspect"}
@@ -636,8 +649,8 @@ func redisCmd(t *testing.T, args ...string) string {
 // TestCheck1Bites proves check 1 catches encodings Celery would not produce: a record with
 // Go-style compact separators, one with the keys in the wrong order, a MySQL and a PostgreSQL result
 // column pickled with another protocol, a PostgreSQL FAILURE whose exception Celery cannot
-// rebuild, and django-db rows with compact JSON or a traceback django-celery-results would not
-// store. Each must fail naming the task id (and the field).
+// rebuild, and django-db rows (on MariaDB and on PostgreSQL) with compact JSON or a traceback
+// django-celery-results would not store. Each must fail naming the task id (and the field).
 func TestCheck1Bites(t *testing.T) {
 	dir, bench := setup(t)
 	cleanup(t, dir)
@@ -712,32 +725,36 @@ for tid, status, val, tb in (('`+pgPickleID+`', 'SUCCESS', pickle.dumps('x', 2),
 	if !strings.Contains(out, "PROBLEM "+pgExcID+" ") {
 		t.Errorf("check 1 on a PostgreSQL FAILURE row without exc_type: want a PROBLEM line for %s\n%s", pgExcID, out)
 	}
-	// django-db: a row Celery reads, but with Go-style compact JSON in the result column, and a
-	// non-extended FAILURE row that carries a traceback (2.4 stores none without result_extended).
+	// django-db, on MariaDB and on PostgreSQL: a row Celery reads, but with Go-style compact JSON in
+	// the result column, and a non-extended FAILURE row that carries a traceback (2.4 stores none
+	// without result_extended). The tables are bench's (its store-only run creates them).
 	const djCompactID, djTbID = "bec1e7e0-dead-4bad-8bad-000000000006", "bec1e7e0-dead-4bad-8bad-000000000007"
-	db, err := exec.Command(bench, "--backend", djangoReadsURL, "-w", "store-only", "--tasks", "1", "-c", "1",
-		"--workers", "1", "--warmup", "0s", "--force", "--progress", "0").CombinedOutput() // creates the tables
-	if err != nil {
-		t.Fatalf("bench on %s: %v\n%s", djangoReadsURL, err, head(string(db), 20))
-	}
-	py(t, dir, 0, "cleanup.py", djangoReadsURL)
-	py(t, dir, 0, "-c", `
-import MySQLdb
-c = MySQLdb.connect(host='127.0.0.1', user='root', db='`+djangoReadsDB+`')
+	for _, dj := range []struct{ url, connect string }{
+		{djangoReadsURL, "import MySQLdb\nc = MySQLdb.connect(host='127.0.0.1', user='root', db='" + djangoReadsDB + "')\nnow = 'UTC_TIMESTAMP(6)'\n"},
+		{djangoPGURL, "import psycopg2\nc = psycopg2.connect(host='127.0.0.1', user='postgres', dbname='" + djangoReadsDB + "')\nnow = 'now()'\n"},
+	} {
+		db, err := exec.Command(bench, "--backend", dj.url, "-w", "store-only", "--tasks", "1", "-c", "1",
+			"--workers", "1", "--warmup", "0s", "--force", "--progress", "0").CombinedOutput() // creates the tables
+		if err != nil {
+			t.Fatalf("bench on %s: %v\n%s", dj.url, err, head(string(db), 20))
+		}
+		py(t, dir, 0, "cleanup.py", dj.url)
+		py(t, dir, 0, "-c", dj.connect+`
 cur = c.cursor()
 for tid, status, result, tb in (('`+djCompactID+`', 'SUCCESS', '{"a":1}', None),
                                 ('`+djTbID+`', 'FAILURE', '{"exc_type": "ValueError", "exc_message": ["boom", 42], "exc_module": "builtins"}',
                                  'Traceback (most recent call last):\n')):
     cur.execute("INSERT INTO django_celery_results_taskresult (task_id, status, content_type, content_encoding, result, "
-                "date_done, traceback, meta, date_created) VALUES (%s, %s, 'application/json', 'utf-8', %s, UTC_TIMESTAMP(6), "
-                "%s, '{\"children\": []}', UTC_TIMESTAMP(6))", (tid, status, result, tb))
+                "date_done, traceback, meta, date_created) VALUES (%s, %s, 'application/json', 'utf-8', %s, " + now + ", "
+                "%s, '{\"children\": []}', " + now + ")", (tid, status, result, tb))
 c.commit()
 `)
-	out, code = py(t, dir, -1, "bench_writes_celery_reads.py", djangoReadsURL, "--celery", "5.2")
-	if code != 1 || !strings.Contains(out, "PROBLEM "+djCompactID+" result(text): expected encode_content(Celery value) == column") {
-		t.Errorf("check 1 on a django-db row with compact JSON: exit %d, want 1 and a result(text) problem\n%s", code, out)
-	}
-	if !strings.Contains(out, "PROBLEM "+djTbID+" traceback: expected None") {
-		t.Errorf("check 1 on a non-extended django-db FAILURE with a traceback: want a traceback problem for %s\n%s", djTbID, out)
+		out, code = py(t, dir, -1, "bench_writes_celery_reads.py", dj.url, "--celery", "5.2")
+		if code != 1 || !strings.Contains(out, "PROBLEM "+djCompactID+" result(text): expected encode_content(Celery value) == column") {
+			t.Errorf("check 1 on a %s row with compact JSON: exit %d, want 1 and a result(text) problem\n%s", dj.url, code, out)
+		}
+		if !strings.Contains(out, "PROBLEM "+djTbID+" traceback: expected None") {
+			t.Errorf("check 1 on a non-extended %s FAILURE with a traceback: want a traceback problem for %s\n%s", dj.url, djTbID, out)
+		}
 	}
 }

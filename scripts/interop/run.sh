@@ -4,7 +4,8 @@
 # env: REDIS_URL (default redis://127.0.0.1:6379/11), MYSQL_URL (default
 #      db+mysql://root@127.0.0.1:3306/celery_bench_interop), PG_URL (default
 #      db+postgresql://postgres@127.0.0.1:5432/celery_bench_interop), DJANGO_URL (default
-#      django-db+mysql://root@127.0.0.1:3306/celery_bench_interop_django), PY (default /usr/bin/python3)
+#      django-db+mysql://root@127.0.0.1:3306/celery_bench_interop_django), DJANGO_PG_URL (default
+#      django-db+postgresql://postgres@127.0.0.1:5432/celery_bench_interop_django), PY (default /usr/bin/python3)
 set -u
 here=$(cd "$(dirname "$0")" && pwd); root=$(cd "$here/../.." && pwd)
 PY=${PY:-/usr/bin/python3}
@@ -12,12 +13,14 @@ REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/11}
 MYSQL_URL=${MYSQL_URL:-db+mysql://root@127.0.0.1:3306/celery_bench_interop}
 PG_URL=${PG_URL:-db+postgresql://postgres@127.0.0.1:5432/celery_bench_interop}
 DJANGO_URL=${DJANGO_URL:-django-db+mysql://root@127.0.0.1:3306/celery_bench_interop_django}
+DJANGO_PG_URL=${DJANGO_PG_URL:-django-db+postgresql://postgres@127.0.0.1:5432/celery_bench_interop_django}
 tmp=$(mktemp -d)
-mysql_db=${MYSQL_URL##*/}; pg_db=${PG_URL##*/}; django_db=${DJANGO_URL##*/}
+mysql_db=${MYSQL_URL##*/}; pg_db=${PG_URL##*/}; django_db=${DJANGO_URL##*/}; django_pg_db=${DJANGO_PG_URL##*/}
 pg() { $PY -c "import psycopg2; c = psycopg2.connect(host='127.0.0.1', user='postgres', dbname='postgres'); c.autocommit = True; cur = c.cursor(); $1"; }
 mydb() { $PY -c "import pymysql; pymysql.connect(host='127.0.0.1', user='root').cursor().execute('$1')"; }
 trap 'rm -rf "$tmp"; mydb "DROP DATABASE IF EXISTS \`$mysql_db\`"; mydb "DROP DATABASE IF EXISTS \`$django_db\`"
-      pg "cur.execute(\"DROP DATABASE IF EXISTS $pg_db WITH (FORCE)\")"' EXIT
+      pg "cur.execute(\"DROP DATABASE IF EXISTS $pg_db WITH (FORCE)\")"
+      pg "cur.execute(\"DROP DATABASE IF EXISTS $django_pg_db WITH (FORCE)\")"' EXIT
 bench=${1:-}
 if [ -z "$bench" ]; then
   (cd "$root" && go build -o "$tmp/bench" ./cmd/bench) || { echo "FAIL: go build ./cmd/bench"; exit 1; }
@@ -29,7 +32,9 @@ $PY -c 'import celery, redis, sqlalchemy, pymysql, psycopg2, django, django_cele
     "python3-django python3-django-celery-results python3-mysqldb"; exit 1; }
 mydb "CREATE DATABASE IF NOT EXISTS \`$mysql_db\`" || exit 1
 mydb "CREATE DATABASE IF NOT EXISTS \`$django_db\`" || exit 1
-pg "cur.execute(\"SELECT 1 FROM pg_database WHERE datname = '$pg_db'\"); cur.fetchone() or cur.execute('CREATE DATABASE $pg_db')" || exit 1
+for db in "$pg_db" "$django_pg_db"; do
+  pg "cur.execute(\"SELECT 1 FROM pg_database WHERE datname = '$db'\"); cur.fetchone() or cur.execute('CREATE DATABASE $db')" || exit 1
+done
 # hold the named lock celery_bench_interop for the whole run (lock.py; go test takes it too)
 coproc LOCK { "$PY" "$here/lock.py"; }
 read -r locked <&"${LOCK[0]}"
@@ -48,7 +53,7 @@ check1() { # url line "bench flags" "check flags"
 }
 for line in 5.2 5.6; do
   urls="$REDIS_URL $MYSQL_URL $PG_URL"
-  [ $line = 5.2 ] && urls="$urls $DJANGO_URL"   # django-db: the 5.2 line only
+  [ $line = 5.2 ] && urls="$urls $DJANGO_URL $DJANGO_PG_URL"   # django-db: the 5.2 line only
   for url in $urls; do
     check1 "$url" $line "--tasks 20" ""
     check1 "$url" $line "--tasks 8 --track-started --poll-interval 50ms" ""
@@ -72,7 +77,7 @@ for line in 5.2 5.6; do
     $PY "$here/cleanup.py" "$url" >/dev/null
   done
 done
-for url in "$REDIS_URL" "$MYSQL_URL" "$PG_URL" "$DJANGO_URL"; do
+for url in "$REDIS_URL" "$MYSQL_URL" "$PG_URL" "$DJANGO_URL" "$DJANGO_PG_URL"; do
   echo "== Celery writes, bench inspect reads: $url"
   $PY "$here/cleanup.py" "$url" >/dev/null
   $PY "$here/celery_writes_bench_reads.py" --bench "$bench" "$url" || fail=1
