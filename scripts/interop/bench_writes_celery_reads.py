@@ -358,10 +358,13 @@ def check_django(app, url, prefix, line, extended, opts):
     django-db backend, and its columns are what the backend's _store_result writes: result and meta
     as the backend's encode_content text (application/json, utf-8; meta {"children": []} for a
     worker-run task), traceback only with result_extended (2.4's _get_extended_properties sets it to
-    None otherwise), task_name/task_args/task_kwargs/worker exactly with result_extended."""
+    None otherwise), task_name/task_args/task_kwargs/worker exactly with result_extended; date_done an
+    aware datetime within 10 minutes of now, date_created aware and not after it (the model's field
+    order: Django's INSERT takes date_created's auto_now_add first, then date_done's auto_now)."""
     from django_celery_results.models import TaskResult
     n = 0
     want_meta = app.backend.encode_content({'children': []})[2]
+    now = datetime.datetime.now(datetime.timezone.utc)
     for row in TaskResult.objects.filter(task_id__startswith=prefix).order_by('id'):
         n += 1
         tid = row.task_id
@@ -387,6 +390,13 @@ def check_django(app, url, prefix, line, extended, opts):
             problem(tid, 'meta', repr(want_meta), repr(row.meta))
         if row.date_done is None or row.date_done.tzinfo is None:
             problem(tid, 'date_done', 'an aware datetime (USE_TZ)', repr(row.date_done))
+        elif abs((row.date_done - now).total_seconds()) > 600:
+            # the instant, not just the type: a wall clock in another zone would be hours off
+            problem(tid, 'date_done', 'within 10 minutes of now (%s)' % now.isoformat(), row.date_done.isoformat())
+        elif row.date_created is None or row.date_created.tzinfo is None or row.date_created > row.date_done:
+            # Django: auto_now_add date_created at the INSERT, auto_now date_done at every save
+            problem(tid, 'date_created', 'an aware datetime not after date_done %s' % row.date_done.isoformat(),
+                    repr(row.date_created))
         if extended and row.status in ('FAILURE', 'RETRY'):
             if not (row.traceback or '').startswith('Traceback (most recent call last):'):
                 problem(tid, 'traceback', 'the traceback text for %s (result_extended)' % row.status, repr(row.traceback)[:80])

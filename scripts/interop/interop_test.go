@@ -649,8 +649,8 @@ func redisCmd(t *testing.T, args ...string) string {
 // TestCheck1Bites proves check 1 catches encodings Celery would not produce: a record with
 // Go-style compact separators, one with the keys in the wrong order, a MySQL and a PostgreSQL result
 // column pickled with another protocol, a PostgreSQL FAILURE whose exception Celery cannot
-// rebuild, and django-db rows (on MariaDB and on PostgreSQL) with compact JSON or a traceback
-// django-celery-results would not store. Each must fail naming the task id (and the field).
+// rebuild, and django-db rows (on MariaDB and on PostgreSQL) with compact JSON, a traceback
+// django-celery-results would not store or a date_done hours off. Each must fail naming the task id (and the field).
 func TestCheck1Bites(t *testing.T) {
 	dir, bench := setup(t)
 	cleanup(t, dir)
@@ -726,12 +726,16 @@ for tid, status, val, tb in (('`+pgPickleID+`', 'SUCCESS', pickle.dumps('x', 2),
 		t.Errorf("check 1 on a PostgreSQL FAILURE row without exc_type: want a PROBLEM line for %s\n%s", pgExcID, out)
 	}
 	// django-db, on MariaDB and on PostgreSQL: a row Celery reads, but with Go-style compact JSON in
-	// the result column, and a non-extended FAILURE row that carries a traceback (2.4 stores none
-	// without result_extended). The tables are bench's (its store-only run creates them).
-	const djCompactID, djTbID = "bec1e7e0-dead-4bad-8bad-000000000006", "bec1e7e0-dead-4bad-8bad-000000000007"
+	// the result column, a non-extended FAILURE row that carries a traceback (2.4 stores none
+	// without result_extended), and a row whose date_done is 5 hours old (a wall clock taken for
+	// UTC). The tables are bench's (its store-only run creates them).
+	const djCompactID, djTbID, djOldID = "bec1e7e0-dead-4bad-8bad-000000000006", "bec1e7e0-dead-4bad-8bad-000000000007",
+		"bec1e7e0-dead-4bad-8bad-000000000008"
 	for _, dj := range []struct{ url, connect string }{
-		{djangoReadsURL, "import MySQLdb\nc = MySQLdb.connect(host='127.0.0.1', user='root', db='" + djangoReadsDB + "')\nnow = 'UTC_TIMESTAMP(6)'\n"},
-		{djangoPGURL, "import psycopg2\nc = psycopg2.connect(host='127.0.0.1', user='postgres', dbname='" + djangoReadsDB + "')\nnow = 'now()'\n"},
+		{djangoReadsURL, "import MySQLdb\nc = MySQLdb.connect(host='127.0.0.1', user='root', db='" + djangoReadsDB + "')\n" +
+			"now, old = 'UTC_TIMESTAMP(6)', 'UTC_TIMESTAMP(6) - INTERVAL 5 HOUR'\n"},
+		{djangoPGURL, "import psycopg2\nc = psycopg2.connect(host='127.0.0.1', user='postgres', dbname='" + djangoReadsDB + "')\n" +
+			"now, old = 'now()', \"now() - interval '5 hours'\"\n"},
 	} {
 		db, err := exec.Command(bench, "--backend", dj.url, "-w", "store-only", "--tasks", "1", "-c", "1",
 			"--workers", "1", "--warmup", "0s", "--force", "--progress", "0").CombinedOutput() // creates the tables
@@ -741,12 +745,13 @@ for tid, status, val, tb in (('`+pgPickleID+`', 'SUCCESS', pickle.dumps('x', 2),
 		py(t, dir, 0, "cleanup.py", dj.url)
 		py(t, dir, 0, "-c", dj.connect+`
 cur = c.cursor()
-for tid, status, result, tb in (('`+djCompactID+`', 'SUCCESS', '{"a":1}', None),
-                                ('`+djTbID+`', 'FAILURE', '{"exc_type": "ValueError", "exc_message": ["boom", 42], "exc_module": "builtins"}',
-                                 'Traceback (most recent call last):\n')):
+for tid, status, result, tb, done in (('`+djCompactID+`', 'SUCCESS', '{"a":1}', None, now),
+                                      ('`+djTbID+`', 'FAILURE', '{"exc_type": "ValueError", "exc_message": ["boom", 42], "exc_module": "builtins"}',
+                                       'Traceback (most recent call last):\n', now),
+                                      ('`+djOldID+`', 'SUCCESS', '"x"', None, old)):
     cur.execute("INSERT INTO django_celery_results_taskresult (task_id, status, content_type, content_encoding, result, "
-                "date_done, traceback, meta, date_created) VALUES (%s, %s, 'application/json', 'utf-8', %s, " + now + ", "
-                "%s, '{\"children\": []}', " + now + ")", (tid, status, result, tb))
+                "date_done, traceback, meta, date_created) VALUES (%s, %s, 'application/json', 'utf-8', %s, " + done + ", "
+                "%s, '{\"children\": []}', " + done + ")", (tid, status, result, tb))
 c.commit()
 `)
 		out, code = py(t, dir, -1, "bench_writes_celery_reads.py", dj.url, "--celery", "5.2")
@@ -755,6 +760,9 @@ c.commit()
 		}
 		if !strings.Contains(out, "PROBLEM "+djTbID+" traceback: expected None") {
 			t.Errorf("check 1 on a non-extended %s FAILURE with a traceback: want a traceback problem for %s\n%s", dj.url, djTbID, out)
+		}
+		if !strings.Contains(out, "PROBLEM "+djOldID+" date_done: expected within 10 minutes of now") {
+			t.Errorf("check 1 on a %s row 5 hours old: want a date_done problem for %s\n%s", dj.url, djOldID, out)
 		}
 	}
 }
