@@ -55,21 +55,21 @@ for line in 5.2 5.6; do
   urls="$REDIS_URL $MYSQL_URL $PG_URL"
   [ $line = 5.2 ] && urls="$urls $DJANGO_URL $DJANGO_PG_URL"   # django-db: the 5.2 line only
   for url in $urls; do
-    check1 "$url" $line "--tasks 20" ""
+    check1 "$url" $line "--tasks 20 --poll-interval 50ms" ""
     check1 "$url" $line "--tasks 8 --track-started --poll-interval 50ms" ""
     check1 "$url" $line "--tasks 8 --track-started --result-extended --poll-interval 50ms" "--extended"
     check1 "$url" $line "--tasks 4 -w polling --poll-interval 50ms" "--expect-state SUCCESS"
     check1 "$url" $line "--tasks 4 -w store-only" "--expect-state SUCCESS --min-records 4"
-    check1 "$url" $line "--tasks 4 -w progress --progress-updates 2 --track-started" "--expect-state SUCCESS"
-    check1 "$url" $line "--tasks 4 -w failure --failure-rate 1" "--expect-state FAILURE"
-    check1 "$url" $line "--tasks 4 -w failure --failure-rate 1 --retry-rate 1" \
+    check1 "$url" $line "--tasks 4 -w progress --progress-updates 2 --track-started --poll-interval 50ms" "--expect-state SUCCESS"
+    check1 "$url" $line "--tasks 4 -w failure --failure-rate 1 --poll-interval 50ms" "--expect-state FAILURE"
+    check1 "$url" $line "--tasks 4 -w failure --failure-rate 1 --retry-rate 1 --poll-interval 50ms" \
       "--expect-state FAILURE $([ "$url" = "$REDIS_URL" ] && echo --expect-parent-self)"
   done
   check1 "$REDIS_URL" $line "--tasks 2 -w group --group-size 3" "--expect-state SUCCESS --group-size 3 --ungrouped 0"
   check1 "$REDIS_URL" $line "--tasks 2 -w chord --chord-size 3" "--expect-state SUCCESS --group-size 3 --ungrouped 2"
   for url in ${urls#"$REDIS_URL "}; do
-    check1 "$url" $line "--tasks 2 -w group --group-size 3" "--expect-state SUCCESS --min-records 6"
-    check1 "$url" $line "--tasks 2 -w chord --chord-size 3" "--expect-state SUCCESS --min-records 8"
+    check1 "$url" $line "--tasks 2 -w group --group-size 3 --poll-interval 50ms" "--expect-state SUCCESS --min-records 6"
+    check1 "$url" $line "--tasks 2 -w chord --chord-size 3 --poll-interval 50ms" "--expect-state SUCCESS --min-records 8"
   done
   for url in "$REDIS_URL" "$MYSQL_URL" "$PG_URL"; do
     echo "== check 1 (reads): GroupResult.save on $url, --celery $line"
