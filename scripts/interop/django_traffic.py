@@ -12,6 +12,9 @@ read) is root on MySQL and postgres on PostgreSQL.
                                                         process as the caller (DB user djc) run the
                                                         lifecycles in LIFECYCLES, one after another;
                                                         prints one JSON object {lifecycle: [task ids]}
+  django_traffic.py store --port P --db D ID            as djw, app.backend.store_result(ID, 5, SUCCESS) in this
+                                                        process (the worker's store, without a worker)
+  django_traffic.py poll --port P --db D ID             as djc, AsyncResult(ID).get(): prints the result
   django_traffic.py read --port P --db D ID...          reads each id (as admin) through AsyncResult and the
                                                         TaskResult model; prints JSON per id
 
@@ -174,6 +177,20 @@ def cmd_run(a):
             pass
 
 
+def cmd_store(a):
+    d, env = project(a, 'djw')
+    setup_django(d, env)
+    import djtasks
+    djtasks.app.backend.store_result(a.ids[0], 5, 'SUCCESS')
+
+
+def cmd_poll(a):
+    d, env = project(a, 'djc')
+    setup_django(d, env)
+    import djtasks
+    print(json.dumps(djtasks.app.AsyncResult(a.ids[0]).get(timeout=10, interval=0.5)), flush=True)
+
+
 def cmd_read(a):
     d, env = project(a, 'admin')
     setup_django(d, env)
@@ -193,7 +210,7 @@ def cmd_read(a):
 
 
 ap = argparse.ArgumentParser()
-ap.add_argument('cmd', choices=['migrate', 'run', 'read'])
+ap.add_argument('cmd', choices=['migrate', 'run', 'store', 'poll', 'read'])
 ap.add_argument('--engine', choices=sorted(ADMIN), default='mysql')
 ap.add_argument('--port', type=int, required=True)
 ap.add_argument('--db', required=True)
@@ -201,4 +218,4 @@ ap.add_argument('--broker')
 ap.add_argument('--queue', default='bench-django-' + uuid.uuid4().hex[:8])
 ap.add_argument('ids', nargs='*')
 a = ap.parse_intermixed_args()
-{'migrate': cmd_migrate, 'run': cmd_run, 'read': cmd_read}[a.cmd](a)
+{'migrate': cmd_migrate, 'run': cmd_run, 'store': cmd_store, 'poll': cmd_poll, 'read': cmd_read}[a.cmd](a)

@@ -8,7 +8,9 @@ package interop
 //     (a scratch datadir on a free port, general log on), broker Redis db 13;
 //   - postgresql: django-db+postgresql:// against psycopg2 (python3-psycopg2) on a private
 //     PostgreSQL 15 cluster (conformance.StartPostgres: log_statement=all, connections and
-//     disconnections logged, server TimeZone Etc/UTC as Debian's initdb sets it), broker Redis db 12.
+//     disconnections logged, server TimeZone Etc/UTC as Debian's initdb sets it), broker Redis db 12;
+//   - postgresql-utc-server: a cluster whose TimeZone is 'UTC' itself, where Django sends no
+//     SET TIME ZONE; one store (as djw) and one read (as djc), Django's and bench's compared.
 //
 // django_traffic.py runs a prefork worker (DB user djw) and a caller (DB user djc) through the
 // lifecycles roundtrip, progress, failure, polling, forget, group (GroupResult save, restore,
@@ -97,17 +99,15 @@ func privateMariaDB(t *testing.T) djangoServer {
 }
 
 // privatePostgres starts a PostgreSQL cluster of the test's own (every statement logged) with
-// TimeZone Etc/UTC, the value Debian's initdb writes on a UTC machine and the one the reference
-// capture saw: Django then sends SET TIME ZONE 'UTC' on every connection. It creates the django
-// database, owned by postgres (manage.py migrate runs as postgres, as it runs as root on MySQL),
-// and the login roles djw and djc with every privilege on the tables and sequences postgres
-// creates in its public schema.
-func privatePostgres(t *testing.T) djangoServer {
+// TimeZone tz, creates the django database, owned by postgres (manage.py migrate runs as
+// postgres, as it runs as root on MySQL), and the login roles djw and djc with every privilege on
+// the tables and sequences postgres creates in its public schema.
+func privatePostgres(t *testing.T, tz string) djangoServer {
 	t.Helper()
 	if _, err := os.Stat(conformance.PostgresBin); err != nil && os.Getenv("BENCH_REQUIRE_SERVERS") != "1" {
 		djangoUnavailable(t, "%s is missing (apt-get install postgresql-15)", conformance.PostgresBin)
 	}
-	srv := conformance.StartPostgres(t, "timezone=Etc/UTC")
+	srv := conformance.StartPostgres(t, "timezone="+tz)
 	srv.Exec(t, "postgres", "CREATE ROLE djw LOGIN", "CREATE ROLE djc LOGIN", "CREATE DATABASE "+djangoDB)
 	srv.Exec(t, djangoDB,
 		"ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES TO djw, djc",
@@ -492,13 +492,18 @@ type djangoEngine struct {
 	start  func(t *testing.T) djangoServer
 }
 
+// pgEtcUTC is a cluster with TimeZone Etc/UTC, the value Debian's initdb writes on a UTC machine
+// and the one the reference capture saw: Django then sends SET TIME ZONE 'UTC' on every
+// connection, since the reported name is not 'UTC'.
+func pgEtcUTC(t *testing.T) djangoServer { return privatePostgres(t, "Etc/UTC") }
+
 var djangoEngines = []djangoEngine{
 	{"mysql", "MySQLdb", "python3-mysqldb", "django-db+mysql", "redis://127.0.0.1:6379/13", "django_traffic.golden", privateMariaDB},
 	// postgresql joins once bench has django-db+postgresql://:
-	// {"postgresql", "psycopg2", "python3-psycopg2", "django-db+postgresql", "redis://127.0.0.1:6379/12", "django_traffic_pg.golden", privatePostgres},
+	// {"postgresql", "psycopg2", "python3-psycopg2", "django-db+postgresql", "redis://127.0.0.1:6379/12", "django_traffic_pg.golden", pgEtcUTC},
 }
 
-var _ = privatePostgres
+var _ = pgEtcUTC
 
 func TestDjangoTraffic(t *testing.T) {
 	if testing.Short() && os.Getenv("BENCH_REQUIRE_INTEROP") != "1" {
@@ -507,10 +512,15 @@ func TestDjangoTraffic(t *testing.T) {
 	t.Log("normalisation rules:\n" + normHeader())
 	for _, e := range djangoEngines {
 		t.Run(e.name, func(t *testing.T) { testDjangoTraffic(t, e) })
+		if e.name == "postgresql" {
+			t.Run("postgresql-utc-server", func(t *testing.T) { testDjangoUTCServer(t, e) })
+		}
 	}
 }
 
-func testDjangoTraffic(t *testing.T, e djangoEngine) {
+// djangoPrerequisites skips (or fails) t when Python lacks e's modules or Redis is down.
+func djangoPrerequisites(t *testing.T, e djangoEngine) {
+	t.Helper()
 	if out, err := exec.Command(python, "-c", "import django, django_celery_results, celery, redis, "+e.module).CombinedOutput(); err != nil {
 		djangoUnavailable(t, "needs %s with django, django_celery_results, %s, celery and redis (apt-get install python3-django python3-django-celery-results %s python3-celery python3-redis): %s",
 			python, e.module, e.pkg, head(string(out), 3))
@@ -518,6 +528,10 @@ func testDjangoTraffic(t *testing.T, e djangoEngine) {
 	if !dialable("127.0.0.1:6379") {
 		djangoUnavailable(t, "Redis (the Celery broker) does not answer on 127.0.0.1:6379")
 	}
+}
+
+func testDjangoTraffic(t *testing.T, e djangoEngine) {
+	djangoPrerequisites(t, e)
 	dir := here(t)
 	srv := e.start(t)
 	ps := strconv.Itoa(srv.port)
@@ -660,6 +674,73 @@ func testDjangoTraffic(t *testing.T, e djangoEngine) {
 		if r["state"] != w.state || fmt.Sprint(r["result"]) != fmt.Sprint(w.result) ||
 			r["content_type"] != "application/json" || r["content_encoding"] != "utf-8" || r["date_done_aware"] != true {
 			t.Errorf("%s: Django read %v, want state %s result %v (application/json, utf-8, aware date_done)", name, r, w.state, w.result)
+		}
+	}
+}
+
+// testDjangoUTCServer checks the other branch of Django's PostgreSQL connection set-up: on a
+// server whose TimeZone is the string 'UTC' itself, psycopg2 reports it and Django sends no
+// SET TIME ZONE at all. Django stores one result as djw (app.backend.store_result, in a process
+// of its own) and reads it as djc (AsyncResult.get); bench's worker and caller do the same; each
+// role's statements must match, and Django's must have no SET TIME ZONE.
+func testDjangoUTCServer(t *testing.T, e djangoEngine) {
+	djangoPrerequisites(t, e)
+	dir := here(t)
+	srv := privatePostgres(t, "UTC")
+	ps := strconv.Itoa(srv.port)
+	common := []string{"--engine", e.name, "--port", ps, "--db", djangoDB}
+	py(t, dir, 0, append([]string{"django_traffic.py", "migrate"}, common...)...)
+	djID := "d1a9c0de-0000-4000-8000-000000000001"
+	from := srv.mark()
+	py(t, dir, 0, append([]string{"django_traffic.py", "store", djID}, common...)...)
+	if out, _ := py(t, dir, 0, append([]string{"django_traffic.py", "poll", djID}, common...)...); lastLine(out) != "5" {
+		t.Fatalf("Django read back %q, want 5", out)
+	}
+	djangoLog := srv.read(from)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	o := backends.DefaultOptions
+	o.Celery = backends.Celery52
+	wb, err := backends.Open(ctx, e.scheme+"://djw@127.0.0.1:"+ps+"/"+djangoDB, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wb.Close()
+	cb, err := backends.Open(ctx, e.scheme+"://djc@127.0.0.1:"+ps+"/"+djangoDB, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cb.Close()
+	from = srv.mark()
+	id := "bec1d500-0000-4000-8000-000000000001"
+	w, err := wb.NewWorker(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.StoreResult(ctx, &backends.TaskMeta{TaskID: id, Status: backends.Success, Result: 5, Children: []string{}, DateDone: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	backends.EndTask(ctx, w)
+	w.Close()
+	c, err := cb.NewCaller(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := c.WaitFor(ctx, id, 500*time.Millisecond); err != nil || st != backends.Success {
+		t.Fatalf("WaitFor = %s, %v", st, err)
+	}
+	c.Close()
+	benchLog := srv.read(from)
+
+	for _, role := range []struct{ name, user string }{{"worker", "djw"}, {"caller", "djc"}} {
+		want := render(role.name, normalise(streams(djangoLog, role.user)))
+		got := render(role.name, normalise(streams(benchLog, role.user)))
+		if len(streams(djangoLog, role.user)) == 0 || strings.Contains(want, "SET TIME ZONE") {
+			t.Errorf("Django's %s on a TimeZone=UTC server, want one connection without SET TIME ZONE:\n%s", role.name, want)
+		}
+		if got != want {
+			t.Errorf("bench's %s statements differ from django-celery-results' on a TimeZone=UTC server (- django, + bench):\n%s", role.name, lineDiff(want, got))
 		}
 	}
 }
