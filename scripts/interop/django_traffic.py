@@ -12,8 +12,9 @@ read) is root on MySQL and postgres on PostgreSQL.
                                                         process as the caller (DB user djc) run the
                                                         lifecycles in LIFECYCLES, one after another;
                                                         prints one JSON object {lifecycle: [task ids]}
-  django_traffic.py store --port P --db D ID            as djw, app.backend.store_result(ID, 5, SUCCESS) in this
-                                                        process (the worker's store, without a worker)
+  django_traffic.py store --port P --db D ID            as djw, app.backend.store_result(ID, 5, SUCCESS) with a
+                                                        request of no children, in this process (a
+                                                        worker's store, without a worker)
   django_traffic.py poll --port P --db D ID             as djc, AsyncResult(ID).get(): prints the result
   django_traffic.py read --port P --db D ID...          reads each id (as admin) through AsyncResult and the
                                                         TaskResult model; prints JSON per id
@@ -181,7 +182,9 @@ def cmd_store(a):
     d, env = project(a, 'djw')
     setup_django(d, env)
     import djtasks
-    djtasks.app.backend.store_result(a.ids[0], 5, 'SUCCESS')
+    from celery.app.task import Context
+    # A worker's request has no children yet: meta {"children": []}, as in a task.
+    djtasks.app.backend.store_result(a.ids[0], 5, 'SUCCESS', request=Context(id=a.ids[0], children=[]))
 
 
 def cmd_poll(a):

@@ -120,15 +120,15 @@ func privatePostgres(t *testing.T, tz string) djangoServer {
 			// wait (up to 5 s) until every connection authorized since the mark has.
 			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 				lines := srv.ReadPostgresLog(t, from)
-				open := 0
+				open := map[int]bool{}
 				for _, l := range lines {
 					if l.Level == "LOG" && strings.HasPrefix(l.Text, "connection authorized:") {
-						open++
+						open[l.PID] = true
 					} else if l.Level == "LOG" && strings.HasPrefix(l.Text, "disconnection:") {
-						open--
+						delete(open, l.PID)
 					}
 				}
-				if open <= 0 || time.Now().After(deadline) {
+				if len(open) == 0 || time.Now().After(deadline) {
 					return pgEntries(lines)
 				}
 			}
@@ -137,7 +137,9 @@ func privatePostgres(t *testing.T, tz string) djangoServer {
 }
 
 // pgEntries turns PostgreSQL log lines into the general log's shape, one connection per server
-// process: "connection authorized: user=U database=D" is Connect U@D, a statement is Query, the
+// process: "connection authorized: user=U database=D …" is Connect U@D followed by Authorized
+// with the rest of the message (so an application_name or TLS that psycopg2 does not send would
+// show as a difference), a statement is Query, the
 // disconnection is Disconnect (its session time dropped), and any other message of an
 // authorized connection (an ERROR and its STATEMENT, "could not receive data from client", a
 // WARNING) is kept as LEVEL and text, so it must match too. "connection received" comes before
@@ -151,6 +153,8 @@ func pgEntries(lines []conformance.PostgresLogLine) []logEntry {
 			continue
 		case l.Level == "LOG" && strings.HasPrefix(l.Text, "connection authorized:"):
 			e.cmd, e.arg = "Connect", l.User+"@"+l.DB
+			out = append(out, e)
+			e = logEntry{conn: l.PID, cmd: "Authorized", arg: strings.TrimSpace(strings.TrimPrefix(l.Text, "connection authorized:"))}
 		case l.Level == "LOG" && strings.HasPrefix(l.Text, "statement: "):
 			e.cmd, e.arg = "Query", strings.TrimPrefix(l.Text, "statement: ")
 		case l.Level == "LOG" && strings.HasPrefix(l.Text, "disconnection:"):
@@ -286,7 +290,8 @@ func render(role string, conns [][]string) string {
 
 // lineDiff is a line diff of want and got (longest common subsequence): lines only in want
 // start with "- ", lines only in got with "+ ", and up to 2 common lines around each change are
-// kept (with "  "); runs of common lines in between are "@@ … @@".
+// kept (with "  "); runs of common lines in between are "@@ … @@". A line changed in place (one -
+// then one +) is followed by a "^" line saying from which byte it differs.
 func lineDiff(want, got string) string {
 	a, b := strings.Split(want, "\n"), strings.Split(got, "\n")
 	n, m := len(a), len(b)
@@ -314,12 +319,12 @@ func lineDiff(want, got string) string {
 		case i < n && j < m && a[i] == b[j]:
 			ops = append(ops, op{' ', a[i]})
 			i, j = i+1, j+1
-		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
-			ops = append(ops, op{'+', b[j]})
-			j++
-		default:
+		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
 			ops = append(ops, op{'-', a[i]})
 			i++
+		default:
+			ops = append(ops, op{'+', b[j]})
+			j++
 		}
 	}
 	near := func(k int) bool {
@@ -342,6 +347,10 @@ func lineDiff(want, got string) string {
 			skipped = 0
 		}
 		fmt.Fprintf(&out, "%c %s\n", o.kind, o.s)
+		// A changed line (one - then one +): where it changes, since statements are long.
+		if o.kind == '+' && k > 0 && ops[k-1].kind == '-' && (k < 2 || ops[k-2].kind != '-') {
+			out.WriteString(changeAt(ops[k-1].s, o.s))
+		}
 	}
 	if skipped > 0 {
 		fmt.Fprintf(&out, "@@ %d common lines @@\n", skipped)
@@ -739,10 +748,30 @@ func testDjangoUTCServer(t *testing.T, e djangoEngine) {
 		if len(streams(djangoLog, role.user)) == 0 || strings.Contains(want, "SET TIME ZONE") {
 			t.Errorf("Django's %s on a TimeZone=UTC server, want one connection without SET TIME ZONE:\n%s", role.name, want)
 		}
+		if d := os.Getenv("BENCH_DJANGO_TRAFFIC_DIR"); d != "" {
+			os.WriteFile(filepath.Join(d, "postgresql-utc-server-"+role.name+".django"), []byte(want), 0o644)
+			os.WriteFile(filepath.Join(d, "postgresql-utc-server-"+role.name+".bench"), []byte(got), 0o644)
+		}
 		if got != want {
 			t.Errorf("bench's %s statements differ from django-celery-results' on a TimeZone=UTC server (- django, + bench):\n%s", role.name, lineDiff(want, got))
 		}
 	}
+}
+
+// changeAt says where line b first differs from a, with 40 bytes of each from there.
+func changeAt(a, b string) string {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	cut := func(s string) string {
+		s = s[i:]
+		if len(s) > 40 {
+			s = s[:40] + "…"
+		}
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("^ from byte %d: - %s, + %s\n", i, cut(a), cut(b))
 }
 
 func lastLine(s string) string {
