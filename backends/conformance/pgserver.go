@@ -114,7 +114,7 @@ func StartPostgres(t testing.TB, extra ...string) *PostgresServer {
 	t.Cleanup(func() { p.stop(srv, exited) })
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		// The TCP port opens before the server accepts logins; the
-		// superuser's empty query is the real test.
+		// superuser's SELECT 1 is the real test.
 		if _, err := p.psql("postgres", "SELECT 1"); err == nil {
 			return p
 		}
