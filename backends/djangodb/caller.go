@@ -31,7 +31,7 @@ func (b *backend) NewCaller(ctx context.Context, obs backends.Observer) (backend
 	if obs == nil {
 		obs = backends.Discard
 	}
-	return &caller{b: b, obs: serverMarking{obs}}, nil
+	return &caller{b: b, obs: serverMarking{obs, b.d}}, nil
 }
 
 func (c *caller) ensure(ctx context.Context) (*conn, error) {
@@ -107,13 +107,13 @@ func (c *caller) read(ctx context.Context, taskID string, m *backends.TaskMeta) 
 		return err
 	}
 	row := cn.scratch(nTaskColumns)
-	cn.sql = appendString(append(cn.sql[:0], selectTask...), taskID, c.b.noBackslash)
+	cn.sql = c.b.appendString(append(cn.sql[:0], c.b.t.selectTask...), taskID)
 	cn.sql = append(cn.sql, " LIMIT 21"...)
 	found, err := cn.querySQL(ctx, row)
 	if err != nil {
 		return err
 	}
-	if !found {
+	if !found && c.b.d.checksRepeatableRead() {
 		// get_task: warn_if_repeatable_read on a second miss in a row.
 		if c.lastID == taskID {
 			if _, err := cn.query(ctx, stmtShowIsolated, cn.scratch(2)); err != nil {
@@ -122,38 +122,38 @@ func (c *caller) read(ctx context.Context, taskID string, m *backends.TaskMeta) 
 		}
 		c.lastID = taskID
 	}
-	decodeRow(m, taskID, found, row)
+	c.b.decodeRow(m, taskID, found, row)
 	return nil
 }
 
 // decodeRow fills m from a TaskResult row (as_dict, decode_content,
 // meta_from_decoded).
-func decodeRow(m *backends.TaskMeta, taskID string, found bool, row []driver.Value) {
+func (b *backend) decodeRow(m *backends.TaskMeta, taskID string, found bool, row []driver.Value) {
 	*m = backends.TaskMeta{TaskID: taskID, Status: backends.Pending}
 	if !found {
 		return
 	}
 	m.Status = backends.State(asBytes(row[colStatus]))
-	if b, ok := row[colResult].([]byte); ok && len(b) > 0 {
-		if v, err := pyjson.Decode(b); err == nil {
-			m.Result = v
+	if v, ok := row[colResult].([]byte); ok && len(v) > 0 {
+		if r, err := pyjson.Decode(v); err == nil {
+			m.Result = r
 		} else {
-			m.Result = bytes.Clone(b)
+			m.Result = bytes.Clone(v)
 		}
 	}
-	if b, ok := row[colTraceback].([]byte); ok {
-		m.Traceback = string(b)
+	if v, ok := row[colTraceback].([]byte); ok {
+		m.Traceback = string(v)
 	}
 	// date_done is auto_now, so every row has one, and get_task_meta returns
 	// it for every state (STARTED and PROGRESS too).
-	if b, ok := row[colDateDone].([]byte); ok {
-		if t, ok := parseDate(b); ok {
+	if v, ok := row[colDateDone].([]byte); ok {
+		if t, ok := b.parseDate(v); ok {
 			m.DateDone = t
 		}
 	}
-	if b, ok := row[colMeta].([]byte); ok {
-		if v, err := pyjson.Decode(b); err == nil {
-			m.Children = childrenOf(v)
+	if v, ok := row[colMeta].([]byte); ok {
+		if meta, err := pyjson.Decode(v); err == nil {
+			m.Children = childrenOf(meta)
 		}
 	}
 }
@@ -192,7 +192,7 @@ func (c *caller) Forget(ctx context.Context, taskID string) error {
 			return err
 		}
 		row := cn.scratch(nTaskColumns)
-		cn.sql = appendString(append(cn.sql[:0], selectTask...), taskID, c.b.noBackslash)
+		cn.sql = c.b.appendString(append(cn.sql[:0], c.b.t.selectTask...), taskID)
 		cn.sql = append(cn.sql, " LIMIT 21"...)
 		found, err := cn.querySQL(ctx, row)
 		if err != nil || !found {
@@ -202,7 +202,7 @@ func (c *caller) Forget(ctx context.Context, taskID string) error {
 		if err != nil {
 			return err
 		}
-		cn.sql = append(appendInt(append(cn.sql[:0], deleteTaskPK...), pk), ')')
+		cn.sql = append(appendInt(append(cn.sql[:0], c.b.t.deleteTaskPK...), pk), ')')
 		_, err = cn.execSQL(ctx)
 		return err
 	}()

@@ -15,14 +15,6 @@ var (
 	_ backends.ChordJoiner  = (*worker)(nil)
 )
 
-var (
-	insertChord    = "INSERT INTO `" + tableChord + "` (`group_id`, `sub_tasks`, `count`) VALUES ("
-	returningChord = " RETURNING `" + tableChord + "`.`id`"
-	selectChord    = "SELECT " + qualified(tableChord, []string{"id", "group_id", "sub_tasks", "count"}) + " FROM `" + tableChord + "` WHERE `" + tableChord + "`.`group_id` = "
-	orderChord     = " ORDER BY `" + tableChord + "`.`id` ASC LIMIT 1 FOR UPDATE"
-	deleteChordPK  = "DELETE FROM `" + tableChord + "` WHERE `" + tableChord + "`.`id` IN ("
-)
-
 // ApplyChord is DatabaseBackend.apply_chord: ChordCounter.objects.create
 // in autocommit, before the header tasks are sent. It is reported as
 // OpSetChordSize: the caller storing the chord's size.
@@ -41,11 +33,12 @@ func (c *caller) ApplyChord(ctx context.Context, groupID string, headerIDs []str
 		if err != nil {
 			return err
 		}
-		s := appendString(append(cn.sql[:0], insertChord...), groupID, c.b.noBackslash)
-		s = appendString(append(s, ", "...), string(text), c.b.noBackslash)
+		b := c.b
+		s := b.appendString(append(cn.sql[:0], b.t.insertChord...), groupID)
+		s = b.appendString(append(s, ", "...), string(text))
 		s = append(appendInt(append(s, ", "...), int64(len(headerIDs))), ')')
-		if c.b.returning {
-			cn.sql = append(s, returningChord...)
+		if b.d.returning() {
+			cn.sql = append(s, b.t.returningChord...)
 			_, err = cn.querySQL(ctx, cn.scratch(1))
 		} else {
 			cn.sql = s
@@ -80,29 +73,22 @@ func (w *worker) chordPart(ctx context.Context, groupID string, publish func()) 
 	if err != nil {
 		return false, err
 	}
-	nb := w.b.noBackslash
+	b := w.b
 	abort := func(err error) (bool, error) {
-		if !c.broken() {
-			c.exec(ctx, stmtRollback)
-			c.exec(ctx, stmtAutocommit1)
-		}
+		c.rollback(ctx)
 		return false, err
 	}
-	if _, err := c.exec(ctx, stmtAutocommit0); err != nil {
+	if err := c.begin(ctx); err != nil {
 		return false, err
 	}
 	row := c.scratch(4)
-	c.sql = append(appendString(append(c.sql[:0], selectChord...), groupID, nb), orderChord...)
+	c.sql = append(b.appendString(append(c.sql[:0], b.t.selectChord...), groupID), b.t.orderChord...)
 	found, err := c.querySQL(ctx, row)
 	if err != nil {
 		return abort(err)
 	}
 	if !found { // "Can't find ChordCounter": the atomic block ends
-		if _, err := c.exec(ctx, stmtCommit); err != nil {
-			return false, err
-		}
-		_, err := c.exec(ctx, stmtAutocommit1)
-		return false, err
+		return false, c.commit(ctx)
 	}
 	pk, err := asInt(row[0])
 	if err != nil {
@@ -115,20 +101,17 @@ func (w *worker) chordPart(ctx context.Context, groupID string, publish func()) 
 	subs := string(asBytes(row[2]))
 	count--
 	if count != 0 {
-		s := appendString(append(c.sql[:0], "UPDATE `"+tableChord+"` SET `group_id` = "...), groupID, nb)
-		s = appendString(append(s, ", `sub_tasks` = "...), subs, nb)
-		s = appendInt(append(s, ", `count` = "...), count)
-		c.sql = appendInt(append(s, " WHERE `"+tableChord+"`.`id` = "...), pk)
+		s := b.appendString(append(c.sql[:0], b.t.updateChord[0]...), groupID)
+		s = b.appendString(append(s, b.t.updateChord[1]...), subs)
+		s = appendInt(append(s, b.t.updateChord[2]...), count)
+		c.sql = appendInt(append(s, b.t.whereChordPK...), pk)
 	} else {
-		c.sql = append(appendInt(append(c.sql[:0], deleteChordPK...), pk), ')')
+		c.sql = append(appendInt(append(c.sql[:0], b.t.deleteChordPK...), pk), ')')
 	}
 	if _, err := c.execSQL(ctx); err != nil {
 		return abort(err)
 	}
-	if _, err := c.exec(ctx, stmtCommit); err != nil {
-		return false, err
-	}
-	if _, err := c.exec(ctx, stmtAutocommit1); err != nil {
+	if err := c.commit(ctx); err != nil {
 		return false, err
 	}
 	if count != 0 {
@@ -151,7 +134,7 @@ func (w *worker) chordPart(ctx context.Context, groupID string, publish func()) 
 				id, _ = inner[0].(string)
 			}
 		}
-		c.sql = append(appendString(append(c.sql[:0], selectTask...), id, nb), " LIMIT 21"...)
+		c.sql = append(b.appendString(append(c.sql[:0], b.t.selectTask...), id), " LIMIT 21"...)
 		found, err := c.querySQL(ctx, trow)
 		if err != nil {
 			return true, err

@@ -18,9 +18,9 @@ const fillBatch = 1000
 // CleanupExpired is DatabaseBackend.cleanup as celery.backend_cleanup runs
 // it in a worker, on a task connection of its own (Django's set-up, the
 // process being warm): TaskResult.objects.delete_expired, then
-// GroupResult's, each `_raw_delete` in its own atomic block (SET
+// GroupResult's, each `_raw_delete` in its own atomic block (MySQL: SET
 // autocommit=0; DELETE … WHERE date_done < cutoff; COMMIT; SET
-// autocommit=1). Like Django's, the DELETEs are not limited to bench's
+// autocommit=1. PostgreSQL: BEGIN; DELETE …; COMMIT). Like Django's, the DELETEs are not limited to bench's
 // ids: Prepare refuses foreign rows under Options.KeepForeign.
 func (b *backend) CleanupExpired(ctx context.Context, before time.Time) (int64, error) {
 	return b.cleanupExpired(ctx, before, backends.Discard)
@@ -35,25 +35,18 @@ func (b *backend) cleanupExpired(ctx context.Context, before time.Time, obs back
 	var total int64
 	start := time.Now()
 	err = func() error {
-		for _, t := range []string{tableTask, tableGroup} {
-			if _, err := c.exec(ctx, stmtAutocommit0); err != nil {
+		for _, del := range b.t.deleteExpired {
+			if err := c.begin(ctx); err != nil {
 				return err
 			}
-			s := append(c.sql[:0], "DELETE FROM `"+t+"` WHERE `"+t+"`.`date_done` < "...)
-			c.sql = appendDate(s, before.Truncate(time.Microsecond))
-			res, err := c.execSQL(ctx)
+			c.sql = b.appendDate(append(c.sql[:0], del...), before.Truncate(time.Microsecond))
+			n, err := c.execSQL(ctx)
 			if err != nil {
-				c.exec(ctx, stmtRollback)
-				c.exec(ctx, stmtAutocommit1)
+				c.rollback(ctx)
 				return err
 			}
-			if n, err := res.RowsAffected(); err == nil {
-				total += n
-			}
-			if _, err := c.exec(ctx, stmtCommit); err != nil {
-				return err
-			}
-			if _, err := c.exec(ctx, stmtAutocommit1); err != nil {
+			total += n
+			if err := c.commit(ctx); err != nil {
 				return err
 			}
 		}
@@ -81,10 +74,10 @@ func (b *backend) FillExpired(ctx context.Context, idPrefix string, n int, doneA
 		return 0, err
 	}
 	defer c.close()
-	done := string(appendDate(nil, doneAt.Truncate(time.Microsecond)))
+	done := string(b.appendDate(nil, doneAt.Truncate(time.Microsecond)))
 	var total int64
 	for i := 0; i < n; {
-		s := append(c.sql[:0], insertTask...)
+		s := append(c.sql[:0], b.t.insertTask...)
 		s = s[:len(s)-1] // "VALUES (" -> "VALUES "
 		for j := 0; j < fillBatch && i < n; j, i = j+1, i+1 {
 			if j > 0 {
@@ -95,13 +88,11 @@ func (b *backend) FillExpired(ctx context.Context, idPrefix string, n int, doneA
 			s = append(b.appendTaskValues(s, &r, done, done, false), ')')
 		}
 		c.sql = s
-		res, err := c.execSQL(ctx)
+		k, err := c.execSQL(ctx)
 		if err != nil {
 			return total, fmt.Errorf("django-db: filling expired results: %w", err)
 		}
-		if k, err := res.RowsAffected(); err == nil {
-			total += k
-		}
+		total += k
 	}
 	return total, nil
 }

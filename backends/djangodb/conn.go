@@ -1,57 +1,25 @@
 package djangodb
 
-// Copied from backends/mysql/conn.go and errors.go (trimmed): that package
-// exports none of it, and it is being refactored elsewhere.
-
 import (
 	"context"
 	"database/sql/driver"
-	"errors"
 	"fmt"
-	"io"
-	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
+	"github.com/celery-bench/bench/backends"
 )
 
-// Django's MySQL connection set-up (mysqlclient connect, then
-// DatabaseWrapper.init_connection_state): statements in order.
-const (
-	stmtSetNames     = "SET NAMES utf8mb3" // mysqlclient, charset 'utf8'
-	stmtAutocommit0  = "SET autocommit=0"  // mysqlclient connect, and atomic()
-	stmtAutocommit1  = "SET autocommit=1"  // Django's autocommit, and the end of atomic()
-	stmtCommit       = "COMMIT"
-	stmtRollback     = "ROLLBACK"
-	stmtIsolation    = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
-	stmtShowIsolated = "SHOW VARIABLES WHERE variable_name IN ('tx_isolation', 'transaction_isolation');"
-)
-
-// stmtServerData is DatabaseWrapper.mysql_server_data, sent on the first
-// connection of each process (it is cached on the DatabaseWrapper),
-// between the autocommit and isolation statements.
-const stmtServerData = `
-                SELECT VERSION(),
-                       @@sql_mode,
-                       @@default_storage_engine,
-                       @@sql_auto_is_null,
-                       @@lower_case_table_names,
-                       CONVERT_TZ('2001-01-01 01:00:00', 'UTC', 'UTC') IS NOT NULL
-            `
-
-// conn is one client connection; every statement is a text COM_QUERY.
+// conn is one client connection of Django's: a link of the dialect's
+// driver, and the statement being built. A conn is used by one goroutine
+// at a time.
 type conn struct {
 	b      *backend
-	dc     driver.Conn
-	ex     driver.ExecerContext
-	qu     driver.QueryerContext
-	va     driver.Validator
+	l      link
 	id     uint64
 	opened time.Time
 
-	sql   []byte
-	arena []byte
-	vals  []driver.Value
+	sql  []byte
+	vals []driver.Value
 }
 
 func (b *backend) dial(ctx context.Context, admin bool) (*conn, error) {
@@ -61,48 +29,27 @@ func (b *backend) dial(ctx context.Context, admin bool) (*conn, error) {
 		dctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
-	connector := b.connector
-	if admin {
-		connector = b.adminConnector
-	}
-	dc, err := connector.Connect(dctx)
+	l, err := b.d.dial(dctx, admin)
 	if err != nil {
-		return nil, b.connectError(ctx, dctx, err)
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, fmt.Errorf("django-db: connecting to %s: %w", b.d.addr(), cerr)
+		}
+		return nil, err
 	}
-	c := &conn{b: b, dc: dc, id: connSeq.Add(1), opened: time.Now()}
-	var ok1, ok2, ok3 bool
-	c.ex, ok1 = dc.(driver.ExecerContext)
-	c.qu, ok2 = dc.(driver.QueryerContext)
-	c.va, ok3 = dc.(driver.Validator)
-	if !ok1 || !ok2 || !ok3 {
-		dc.Close()
-		return nil, errors.New("django-db: the driver connection lacks ExecerContext, QueryerContext or Validator")
-	}
+	c := &conn{b: b, l: l, id: connSeq.Add(1), opened: time.Now()}
 	c.event("Connect", "")
 	return c, nil
 }
 
 // connect opens a connection as Django does (ensure_connection): the
-// mysqlclient set-up, the server-data query when serverData (the
-// process's first connection), and the isolation level.
-func (b *backend) connect(ctx context.Context, serverData bool) (*conn, error) {
+// driver's connection and the dialect's set-up; first is the process's
+// first connection.
+func (b *backend) connect(ctx context.Context, first bool) (*conn, error) {
 	c, err := b.dial(ctx, false)
 	if err != nil {
 		return nil, err
 	}
-	for _, s := range []string{stmtSetNames, stmtAutocommit0, stmtAutocommit1} {
-		if _, err := c.exec(ctx, s); err != nil {
-			c.close()
-			return nil, err
-		}
-	}
-	if serverData {
-		if _, err := c.query(ctx, stmtServerData, c.scratch(6)); err != nil {
-			c.close()
-			return nil, err
-		}
-	}
-	if _, err := c.exec(ctx, stmtIsolation); err != nil {
+	if err := b.d.setUp(ctx, c, first); err != nil {
 		c.close()
 		return nil, err
 	}
@@ -115,17 +62,39 @@ func (c *conn) event(cmd, stmt string) {
 	}
 }
 
-func (c *conn) exec(ctx context.Context, stmt string) (driver.Result, error) {
+// exec sends stmt and returns the rows it affected.
+func (c *conn) exec(ctx context.Context, stmt string) (int64, error) {
 	c.event("Query", stmt)
-	r, err := c.ex.ExecContext(ctx, stmt, nil)
+	n, err := c.l.exec(ctx, stmt)
 	if err != nil {
-		return nil, c.fail(ctx, stmt, err)
+		return 0, c.fail(ctx, stmt, err)
 	}
-	return r, nil
+	return n, nil
 }
 
-func (c *conn) execSQL(ctx context.Context) (driver.Result, error) {
+func (c *conn) execSQL(ctx context.Context) (int64, error) {
 	return c.exec(ctx, string(c.sql))
+}
+
+// execAll sends stmts in order, stopping at the first error.
+func (c *conn) execAll(ctx context.Context, stmts []string) error {
+	for _, s := range stmts {
+		if _, err := c.exec(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// begin, commit and rollback are transaction.atomic()'s entry, exit and
+// exit on an error. rollback sends nothing on a broken connection and
+// reports no error: the block's own error is the one that matters.
+func (c *conn) begin(ctx context.Context) error  { return c.execAll(ctx, c.b.d.beginAtomic()) }
+func (c *conn) commit(ctx context.Context) error { return c.execAll(ctx, c.b.d.commitAtomic()) }
+func (c *conn) rollback(ctx context.Context) {
+	if !c.broken() {
+		c.execAll(ctx, c.b.d.rollbackAtomic())
+	}
 }
 
 func (c *conn) scratch(n int) []driver.Value {
@@ -136,28 +105,10 @@ func (c *conn) scratch(n int) []driver.Value {
 }
 
 // query sends a statement that returns rows, reads them all (mysqlclient
-// stores the result) and copies the first into dest.
+// stores the result, psycopg2 fetches it) and copies the first into dest.
 func (c *conn) query(ctx context.Context, stmt string, dest []driver.Value) (bool, error) {
 	c.event("Query", stmt)
-	rows, err := c.qu.QueryContext(ctx, stmt, nil)
-	if err != nil {
-		return false, c.fail(ctx, stmt, err)
-	}
-	if n := len(rows.Columns()); n != len(dest) {
-		rows.Close()
-		return false, fmt.Errorf("django-db: %s: %d columns, want %d", label(stmt), n, len(dest))
-	}
-	found := false
-	err = rows.Next(dest)
-	if err == nil {
-		found = true
-		c.keep(dest)
-	} else if err == io.EOF {
-		err = nil
-	}
-	if cerr := rows.Close(); err == nil {
-		err = cerr
-	}
+	found, err := c.l.query(ctx, stmt, dest)
 	if err != nil {
 		return false, c.fail(ctx, stmt, err)
 	}
@@ -177,36 +128,25 @@ func (c *conn) queryInt(ctx context.Context, stmt string) (int64, error) {
 	return asInt(row[0])
 }
 
-func (c *conn) keep(row []driver.Value) {
-	n := 0
-	for _, v := range row {
-		if b, ok := v.([]byte); ok {
-			n += len(b)
-		}
+// rows sends a statement and calls fn with the column names and each row.
+func (c *conn) rows(ctx context.Context, stmt string, fn func(cols []string, row []driver.Value)) error {
+	c.event("Query", stmt)
+	if err := c.l.rows(ctx, stmt, fn); err != nil {
+		return c.fail(ctx, stmt, err)
 	}
-	if cap(c.arena) < n {
-		c.arena = make([]byte, 0, n)
-	}
-	a := c.arena[:0]
-	for i, v := range row {
-		if b, ok := v.([]byte); ok {
-			start := len(a)
-			a = append(a, b...)
-			row[i] = a[start:len(a):len(a)]
-		}
-	}
-	c.arena = a
+	return nil
 }
 
-func (c *conn) broken() bool { return !c.va.IsValid() }
+func (c *conn) broken() bool { return !c.l.usable() }
 
-// close sends COM_QUIT if the connection is still usable (Django's
-// connection.close()), and releases it.
+// close sends the goodbye (COM_QUIT, Terminate) if the connection is still
+// usable (Django's connection.close()), and releases it.
 func (c *conn) close() {
-	if !c.broken() {
-		c.event("Quit", "")
+	polite := !c.broken()
+	if polite {
+		c.event(c.b.d.goodbye(), "")
 	}
-	c.dc.Close()
+	c.l.close(polite)
 }
 
 func (c *conn) fail(ctx context.Context, stmt string, err error) error {
@@ -216,44 +156,5 @@ func (c *conn) fail(ctx context.Context, stmt string, err error) error {
 	return fmt.Errorf("django-db: %s: %w", label(stmt), err)
 }
 
-func label(stmt string) string {
-	f := strings.Fields(stmt)
-	if len(f) == 0 {
-		return "empty statement"
-	}
-	if strings.EqualFold(f[0], "UPDATE") && len(f) > 1 {
-		return f[0] + " " + f[1]
-	}
-	for i, w := range f {
-		switch w {
-		case "FROM", "INTO", "TABLE", "INDEX", "DATABASE":
-			if i+1 < len(f) {
-				return f[0] + " … " + w + " " + f[i+1]
-			}
-		}
-	}
-	return strings.Join(f[:min(len(f), 3)], " ")
-}
-
-const hintUnreachable = "(is MySQL/MariaDB running? check host and port in --backend)"
-
-func (b *backend) connectError(ctx, dctx context.Context, err error) error {
-	addr := b.cfg.addr
-	if cerr := ctx.Err(); cerr != nil {
-		return fmt.Errorf("django-db: connecting to %s: %w", addr, cerr)
-	}
-	if errors.Is(dctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("django-db: cannot connect to %s: no answer within %v %s: %w", addr, b.opts.ConnectTimeout, hintUnreachable, err)
-	}
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		switch me.Number {
-		case 1045, 1698:
-			return fmt.Errorf("django-db: %s rejected user %q: check the user and password in --backend: %w", addr, b.cfg.user, err)
-		case 1049:
-			return fmt.Errorf("django-db: %s has no database %q: check the database name in --backend (bench creates it when it prepares a run): %w", addr, b.cfg.database, err)
-		}
-		return fmt.Errorf("django-db: %s refused the connection: %w", addr, err)
-	}
-	return fmt.Errorf("django-db: cannot connect to %s %s: %w", addr, hintUnreachable, err)
-}
+// label names a statement for error messages (backends.SQLLabel).
+var label = backends.SQLLabel

@@ -11,8 +11,15 @@ import (
 	"github.com/celery-bench/bench/backends"
 )
 
-// testURL is a database of the tests' own on the shared MariaDB.
-const testURL = "django-db+mysql://root@127.0.0.1:3306/celery_bench_django_test"
+// testURL and testPGURL are databases of the tests' own on the shared
+// MariaDB and PostgreSQL.
+const (
+	testURL   = "django-db+mysql://root@127.0.0.1:3306/celery_bench_django_test"
+	testPGURL = "django-db+postgresql://postgres@127.0.0.1:5432/celery_bench_django_test"
+)
+
+// testURLs are both dialects' test databases, by dialect name.
+var testURLs = []struct{ name, url string }{{"mysql", testURL}, {"postgres", testPGURL}}
 
 func openTest(t *testing.T, rawURL string, o backends.Options) *backend {
 	t.Helper()
@@ -26,9 +33,9 @@ func openTest(t *testing.T, rawURL string, o backends.Options) *backend {
 	b, err := openBackend(ctx, u, o)
 	if err != nil {
 		if os.Getenv("BENCH_REQUIRE_SERVERS") == "1" {
-			t.Fatalf("MariaDB is required (BENCH_REQUIRE_SERVERS=1): %v", err)
+			t.Fatalf("the server of %s is required (BENCH_REQUIRE_SERVERS=1): %v", u.Redacted(), err)
 		}
-		t.Skipf("MariaDB does not answer (%v); BENCH_REQUIRE_SERVERS=1 makes this a failure", err)
+		t.Skipf("the server of %s does not answer (%v); BENCH_REQUIRE_SERVERS=1 makes this a failure", u.Redacted(), err)
 	}
 	o.Force = true
 	if err := b.Prepare(ctx); err != nil {
@@ -70,46 +77,62 @@ func TestConnMaxAge(t *testing.T) {
 		{"None", -1, backends.Celery52, 1},
 		{"60s-celery5.6", 60 * time.Second, backends.Celery56, 3},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			o := backends.DefaultOptions
-			o.Celery = tc.celery
-			o.DjangoConnMaxAge = tc.maxAge
-			b := openTest(t, testURL, o)
-			r := &recorder{}
-			b.hook = r.hook
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			w, _ := b.NewWorker(ctx, nil)
-			defer w.Close()
-			for i := 0; i < 3; i++ {
-				m := &backends.TaskMeta{TaskID: "bec1d0c0-0000-4000-8000-00000000000" + string(rune('1'+i)), Status: backends.Success,
-					Result: i, Children: []string{}, DateDone: time.Now()}
-				if err := w.StoreResult(ctx, m); err != nil {
-					t.Fatal(err)
+		for _, u := range testURLs {
+			t.Run(u.name+"/"+tc.name, func(t *testing.T) {
+				o := backends.DefaultOptions
+				o.Celery = tc.celery
+				o.DjangoConnMaxAge = tc.maxAge
+				b := openTest(t, u.url, o)
+				r := &recorder{}
+				b.hook = r.hook
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				w, _ := b.NewWorker(ctx, nil)
+				defer w.Close()
+				for i := 0; i < 3; i++ {
+					m := &backends.TaskMeta{TaskID: "bec1d0c0-0000-4000-8000-00000000000" + string(rune('1'+i)), Status: backends.Success,
+						Result: i, Children: []string{}, DateDone: time.Now()}
+					if err := w.StoreResult(ctx, m); err != nil {
+						t.Fatal(err)
+					}
+					backends.EndTask(ctx, w)
 				}
-				backends.EndTask(ctx, w)
-			}
-			if r.connects != tc.want {
-				t.Errorf("3 tasks opened %d connections, want %d", r.connects, tc.want)
-			}
-			// The server-data query is sent once per worker process.
-			n := 0
-			for _, s := range r.stmts {
-				if s == stmtServerData {
-					n++
+				if r.connects != tc.want {
+					t.Errorf("3 tasks opened %d connections, want %d", r.connects, tc.want)
 				}
-			}
-			if n != 1 {
-				t.Errorf("server-data query sent %d times, want 1", n)
-			}
-		})
+				// The server-data query is sent once per worker process
+				// (MySQL); PostgreSQL sets the time zone on every connection
+				// (the shared server's TimeZone is Etc/UTC).
+				n, tz := 0, 0
+				for _, s := range r.stmts {
+					switch s {
+					case stmtServerData:
+						n++
+					case stmtSetTimeZone:
+						tz++
+					}
+				}
+				if want := map[string]int{"mysql": 1, "postgres": 0}[u.name]; n != want {
+					t.Errorf("server-data query sent %d times, want %d", n, want)
+				}
+				if want := map[string]int{"mysql": 0, "postgres": tc.want}[u.name]; tz != want {
+					t.Errorf("SET TIME ZONE sent %d times, want %d", tz, want)
+				}
+			})
+		}
 	}
 }
 
 // TestCallerOneConnection: a caller keeps one connection; a second miss of the same id sends
 // the REPEATABLE-READ check, a miss of another id does not.
 func TestCallerOneConnection(t *testing.T) {
-	b := openTest(t, testURL, backends.DefaultOptions)
+	for _, u := range testURLs {
+		t.Run(u.name, func(t *testing.T) { testCallerOneConnection(t, u.name, u.url) })
+	}
+}
+
+func testCallerOneConnection(t *testing.T, dialect, url string) {
+	b := openTest(t, url, backends.DefaultOptions)
 	r := &recorder{}
 	b.hook = r.hook
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -130,8 +153,9 @@ func TestCallerOneConnection(t *testing.T) {
 			shows++
 		}
 	}
-	if shows != 1 {
-		t.Errorf("SHOW VARIABLES sent %d times, want 1", shows)
+	// PostgreSQL's get_task never checks the isolation level.
+	if want := map[string]int{"mysql": 1, "postgres": 0}[dialect]; shows != want {
+		t.Errorf("SHOW VARIABLES sent %d times, want %d", shows, want)
 	}
 }
 
@@ -157,7 +181,13 @@ func TestParseURL(t *testing.T) {
 
 // TestServerStats: the snapshot has the table's figures and the server's counters.
 func TestServerStats(t *testing.T) {
-	b := openTest(t, testURL, backends.DefaultOptions)
+	for _, u := range testURLs {
+		t.Run(u.name, func(t *testing.T) { testServerStats(t, u.name, u.url) })
+	}
+}
+
+func testServerStats(t *testing.T, dialect, url string) {
+	b := openTest(t, url, backends.DefaultOptions)
 	var _ backends.StatsReader = b
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -169,7 +199,11 @@ func TestServerStats(t *testing.T) {
 	for _, s := range st {
 		have[s.Name] = true
 	}
-	for _, name := range []string{"table_rows", "data_length", "index_length", "Connections", "Com_select", "Com_insert", "Com_commit"} {
+	want := map[string][]string{
+		"mysql":    {"table_rows", "data_length", "index_length", "Connections", "Com_select", "Com_insert", "Com_commit"},
+		"postgres": {"xact_commit", "tup_inserted", "tup_updated", "n_live_tup", "n_dead_tup", "table_bytes", "index_bytes", "wal_bytes"},
+	}[dialect]
+	for _, name := range want {
 		if !have[name] {
 			t.Errorf("ServerStats lacks %s: %+v", name, st)
 		}

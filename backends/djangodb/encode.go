@@ -110,43 +110,42 @@ func reprValue(v any) string {
 // appendTaskValues appends the 14 values of r (model order, no id) with
 // the two dates, separated as INSERT's VALUES list or UPDATE's SET list.
 func (b *backend) appendTaskValues(s []byte, r *taskRow, created, done string, set bool) []byte {
-	nb := b.noBackslash
 	for i := 1; i < nTaskColumns; i++ {
 		if i > 1 {
 			s = append(s, ", "...)
 		}
 		if set {
-			s = append(s, "`"+taskColumns[i]+"` = "...)
+			s = append(s, b.t.setTask[i]...)
 		}
 		switch i {
 		case colTaskID:
-			s = appendString(s, r.taskID, nb)
+			s = b.appendString(s, r.taskID)
 		case colPeriodic:
 			s = append(s, "NULL"...)
 		case colTaskName:
-			s = appendNullString(s, r.taskName, !r.extended || r.taskName == "", nb)
+			s = b.appendNullString(s, r.taskName, !r.extended || r.taskName == "")
 		case colTaskArgs:
-			s = appendNullString(s, r.taskArgs, !r.extended, nb)
+			s = b.appendNullString(s, r.taskArgs, !r.extended)
 		case colTaskKwargs:
-			s = appendNullString(s, r.taskKwargs, !r.extended, nb)
+			s = b.appendNullString(s, r.taskKwargs, !r.extended)
 		case colStatus:
-			s = appendString(s, r.status, nb)
+			s = b.appendString(s, r.status)
 		case colWorker:
-			s = appendNullString(s, r.worker, !r.extended || r.worker == "", nb)
+			s = b.appendNullString(s, r.worker, !r.extended || r.worker == "")
 		case colContentType:
-			s = appendString(s, contentType, nb)
+			s = b.appendString(s, contentType)
 		case colContentEncoding:
-			s = appendString(s, contentEncoding, nb)
+			s = b.appendString(s, contentEncoding)
 		case colResult:
-			s = appendString(s, r.result, nb)
+			s = b.appendString(s, r.result)
 		case colDateCreated:
 			s = append(s, created...)
 		case colDateDone:
 			s = append(s, done...)
 		case colTraceback:
-			s = appendNullString(s, r.traceback, !r.hasTraceback, nb)
+			s = b.appendNullString(s, r.traceback, !r.hasTraceback)
 		case colMeta:
-			s = appendString(s, r.meta, nb)
+			s = b.appendString(s, r.meta)
 		}
 	}
 	return s

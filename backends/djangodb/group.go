@@ -33,9 +33,9 @@ func (c *caller) SaveGroup(ctx context.Context, groupID string, taskIDs []string
 		if err != nil {
 			return err
 		}
-		b, nb := c.b, c.b.noBackslash
+		b := c.b
 		row := cn.scratch(len(groupColumns))
-		cn.sql = append(appendString(append(cn.sql[:0], selectGroup...), groupID, nb), " LIMIT 21"...)
+		cn.sql = append(b.appendString(append(cn.sql[:0], b.t.selectGroup...), groupID), " LIMIT 21"...)
 		found, err := cn.querySQL(ctx, row)
 		if err != nil {
 			return err
@@ -47,49 +47,42 @@ func (c *caller) SaveGroup(ctx context.Context, groupID string, taskIDs []string
 			}
 			created := "NULL"
 			if v, ok := row[2].([]byte); ok {
-				if t, ok := parseDate(v); ok {
-					created = string(appendDate(nil, t))
+				if t, ok := b.parseDate(v); ok {
+					created = string(b.appendDate(nil, t))
 				}
 			}
-			s := append(cn.sql[:0], "UPDATE `"+tableGroup+"` SET `group_id` = "...)
-			s = appendString(s, groupID, nb)
-			s = append(append(s, ", `date_created` = "...), created...)
-			s = appendDate(append(s, ", `date_done` = "...), b.now())
-			s = append(s, ", `content_type` = 'application/json', `content_encoding` = 'utf-8', `result` = "...)
-			s = appendString(s, string(text), nb)
-			cn.sql = appendInt(append(s, " WHERE `"+tableGroup+"`.`id` = "...), pk)
+			s := append(cn.sql[:0], b.t.updateGroup[0]...)
+			s = b.appendString(s, groupID)
+			s = append(append(s, b.t.updateGroup[1]...), created...)
+			s = b.appendDate(append(s, b.t.updateGroup[2]...), b.now())
+			s = append(s, b.t.updateGroup[3]...)
+			s = b.appendString(s, string(text))
+			cn.sql = appendInt(append(s, b.t.whereGroupPK...), pk)
 			_, err = cn.execSQL(ctx)
 			return err
 		}
-		if _, err := cn.exec(ctx, stmtAutocommit0); err != nil {
+		if err := cn.begin(ctx); err != nil {
 			return err
 		}
-		s := appendString(append(cn.sql[:0], insertGroup...), groupID, nb)
-		s = appendDate(append(s, ", "...), b.now())
-		s = appendDate(append(s, ", "...), b.now())
+		s := b.appendString(append(cn.sql[:0], b.t.insertGroup...), groupID)
+		s = b.appendDate(append(s, ", "...), b.now())
+		s = b.appendDate(append(s, ", "...), b.now())
 		s = append(s, ", 'application/json', 'utf-8', "...)
-		s = append(appendString(s, string(text), nb), ')')
-		if b.returning {
-			s = append(s, returningGroup...)
+		s = append(b.appendString(s, string(text)), ')')
+		if b.d.returning() {
+			s = append(s, b.t.returningGroup...)
 		}
 		cn.sql = s
-		if b.returning {
+		if b.d.returning() {
 			_, err = cn.querySQL(ctx, cn.scratch(1))
 		} else {
 			_, err = cn.execSQL(ctx)
 		}
 		if err != nil {
-			if !cn.broken() {
-				cn.exec(ctx, stmtRollback)
-				cn.exec(ctx, stmtAutocommit1)
-			}
+			cn.rollback(ctx)
 			return err
 		}
-		if _, err := cn.exec(ctx, stmtCommit); err != nil {
-			return err
-		}
-		_, err = cn.exec(ctx, stmtAutocommit1)
-		return err
+		return cn.commit(ctx)
 	}()
 	c.obs.Observe(backends.OpSaveGroup, start, time.Since(start), err)
 	return err
@@ -104,13 +97,13 @@ func (c *caller) readGroup(ctx context.Context, groupID string, warn bool) (int6
 		return 0, nil, err
 	}
 	row := cn.scratch(len(groupColumns))
-	cn.sql = append(appendString(append(cn.sql[:0], selectGroup...), groupID, c.b.noBackslash), " LIMIT 21"...)
+	cn.sql = append(c.b.appendString(append(cn.sql[:0], c.b.t.selectGroup...), groupID), " LIMIT 21"...)
 	found, err := cn.querySQL(ctx, row)
 	if err != nil {
 		return 0, nil, err
 	}
 	if !found {
-		if warn {
+		if warn && c.b.d.checksRepeatableRead() {
 			if c.lastGroupID == groupID {
 				if _, err := cn.query(ctx, stmtShowIsolated, cn.scratch(2)); err != nil {
 					return 0, nil, err
@@ -165,7 +158,7 @@ func (c *caller) DeleteGroup(ctx context.Context, groupID string) error {
 			return err
 		}
 		cn := c.c
-		cn.sql = append(appendInt(append(cn.sql[:0], deleteGroupPK...), pk), ')')
+		cn.sql = append(appendInt(append(cn.sql[:0], c.b.t.deleteGroupPK...), pk), ')')
 		_, err = cn.execSQL(ctx)
 		return err
 	}()

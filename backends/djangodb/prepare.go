@@ -9,30 +9,6 @@ import (
 	"github.com/celery-bench/bench/backends"
 )
 
-// schema is the end state of django_celery_results' migrations 0001–0011
-// on MySQL, in the DDL Django's schema editor writes (column order as the
-// ALTERs leave it; SHOW CREATE TABLE matches a migrated database).
-var schema = []struct{ table, create string }{
-	{tableTask, "CREATE TABLE `django_celery_results_taskresult` (`id` integer AUTO_INCREMENT NOT NULL PRIMARY KEY, `task_id` varchar(255) NOT NULL UNIQUE, `status` varchar(50) NOT NULL, `content_type` varchar(128) NOT NULL, `content_encoding` varchar(64) NOT NULL, `result` longtext NULL, `date_done` datetime(6) NOT NULL, `traceback` longtext NULL, `meta` longtext NULL, `task_args` longtext NULL, `task_kwargs` longtext NULL, `task_name` varchar(255) NULL, `worker` varchar(100) NULL, `date_created` datetime(6) NOT NULL, `periodic_task_name` varchar(255) NULL)"},
-	{tableChord, "CREATE TABLE `django_celery_results_chordcounter` (`id` integer AUTO_INCREMENT NOT NULL PRIMARY KEY, `group_id` varchar(255) NOT NULL UNIQUE, `sub_tasks` longtext NOT NULL, `count` integer UNSIGNED NOT NULL CHECK (`count` >= 0))"},
-	{tableGroup, "CREATE TABLE `django_celery_results_groupresult` (`id` integer AUTO_INCREMENT NOT NULL PRIMARY KEY, `group_id` varchar(255) NOT NULL UNIQUE, `date_created` datetime(6) NOT NULL, `date_done` datetime(6) NOT NULL, `content_type` varchar(128) NOT NULL, `content_encoding` varchar(64) NOT NULL, `result` longtext NULL)"},
-}
-
-// indexes are migration 0009's named indexes.
-var indexes = map[string][]string{
-	tableTask: {
-		"CREATE INDEX `django_cele_task_na_08aec9_idx` ON `django_celery_results_taskresult` (`task_name`)",
-		"CREATE INDEX `django_cele_status_9b6201_idx` ON `django_celery_results_taskresult` (`status`)",
-		"CREATE INDEX `django_cele_worker_d54dd8_idx` ON `django_celery_results_taskresult` (`worker`)",
-		"CREATE INDEX `django_cele_date_cr_f04a50_idx` ON `django_celery_results_taskresult` (`date_created`)",
-		"CREATE INDEX `django_cele_date_do_f59aad_idx` ON `django_celery_results_taskresult` (`date_done`)",
-	},
-	tableGroup: {
-		"CREATE INDEX `django_cele_date_cr_bd6c1d_idx` ON `django_celery_results_groupresult` (`date_created`)",
-		"CREATE INDEX `django_cele_date_do_caae0e_idx` ON `django_celery_results_groupresult` (`date_done`)",
-	},
-}
-
 // dateDoneIndexes are the names of migration 0009's date_done indexes, by
 // table (the models' Meta.indexes; date_done itself has no db_index since
 // 0009).
@@ -48,25 +24,17 @@ func (b *backend) matchDateDoneIndex(ctx context.Context, c *conn) error {
 	}
 	want := b.opts.DateDoneIndex.Resolve(true)
 	for _, ix := range dateDoneIndexes {
-		s := append(c.sql[:0], "SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = "...)
-		s = appendString(s, b.cfg.database, b.noBackslash)
-		if want {
-			s = append(s, " AND table_name = '"+ix[0]+"' AND column_name = 'date_done'"...)
-		} else {
-			s = append(s, " AND table_name = '"+ix[0]+"' AND index_name = '"+ix[1]+"'"...)
-		}
-		c.sql = s
-		n, err := c.queryInt(ctx, string(c.sql))
+		n, err := c.queryInt(ctx, b.d.dateDoneIndexCount(ix[0], ix[1], want))
 		if err == nil {
 			switch {
 			case want && n == 0:
-				_, err = c.exec(ctx, "CREATE INDEX `"+ix[1]+"` ON `"+ix[0]+"` (`date_done`)")
+				_, err = c.exec(ctx, b.d.createIndex(ix[0], ix[1]))
 			case !want && n > 0:
-				_, err = c.exec(ctx, "DROP INDEX `"+ix[1]+"` ON `"+ix[0]+"`")
+				_, err = c.exec(ctx, b.d.dropIndex(ix[0], ix[1]))
 			}
 		}
 		if err != nil {
-			return fmt.Errorf("django-db: date_done index of %s in database %q on %s: %w", ix[0], b.cfg.database, b.cfg.addr, err)
+			return fmt.Errorf("django-db: date_done index of %s in database %q on %s: %w", ix[0], b.d.database(), b.d.addr(), err)
 		}
 	}
 	return nil
@@ -80,8 +48,6 @@ var migrations = []string{"0001_initial", "0002_add_task_name_args_kwargs", "000
 	"0007_remove_taskresult_hidden", "0008_chordcounter", "0009_groupresult",
 	"0010_remove_duplicate_indices", "0011_taskresult_periodic_task_name"}
 
-const createMigrations = "CREATE TABLE `django_migrations` (`id` integer AUTO_INCREMENT NOT NULL PRIMARY KEY, `app` varchar(255) NOT NULL, `name` varchar(255) NOT NULL, `applied` datetime(6) NOT NULL)"
-
 // Prepare creates bench's database and django_celery_results' tables if
 // missing, and refuses a database holding results whose ids do not start
 // with Options.IDPrefix unless Options.Force is set (and KeepForeign is
@@ -91,7 +57,7 @@ func (b *backend) Prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = a.exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+b.cfg.database+"`")
+	err = b.d.createDatabase(ctx, a)
 	a.close()
 	if err != nil {
 		return err
@@ -102,14 +68,13 @@ func (b *backend) Prepare(ctx context.Context) error {
 	}
 	defer c.close()
 	exists := func(table string) (bool, error) {
-		s := append(c.sql[:0], "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = "...)
-		s = appendString(s, b.cfg.database, b.noBackslash)
-		c.sql = appendString(append(s, " AND table_name = "...), table, b.noBackslash)
+		s := append(c.sql[:0], "SELECT COUNT(*) FROM information_schema.tables WHERE "+b.d.schemaFilter()...)
+		c.sql = b.appendString(append(s, " AND table_name = "...), table)
 		n, err := c.queryInt(ctx, string(c.sql))
 		return n > 0, err
 	}
 	created := false
-	for _, t := range schema {
+	for _, t := range b.d.tables() {
 		ok, err := exists(t.table)
 		if err != nil {
 			return err
@@ -120,7 +85,7 @@ func (b *backend) Prepare(ctx context.Context) error {
 		if _, err := c.exec(ctx, t.create); err != nil {
 			return err
 		}
-		for _, ix := range indexes[t.table] {
+		for _, ix := range t.indexes {
 			if strings.Contains(ix, "_date_do_") && !b.opts.DateDoneIndex.Resolve(true) {
 				continue // --date-done-index no
 			}
@@ -137,16 +102,14 @@ func (b *backend) Prepare(ctx context.Context) error {
 	}
 	// The columns store_result writes must be there (an older
 	// django_celery_results schema lacks some).
-	s := append(c.sql[:0], "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = "...)
-	s = appendString(s, b.cfg.database, b.noBackslash)
-	c.sql = append(s, " AND table_name = '"+tableTask+"'"...)
+	c.sql = append(c.sql[:0], "SELECT COUNT(*) FROM information_schema.columns WHERE "+b.d.schemaFilter()+" AND table_name = '"+tableTask+"'"...)
 	n, err := c.queryInt(ctx, string(c.sql))
 	if err != nil {
 		return err
 	}
 	if n != int64(len(taskColumns)) {
 		return fmt.Errorf("django-db: table %s in database %q on %s has %d columns, not the %d of django-celery-results 2.4 (migrations up to 0011): migrate it or name another database in --backend",
-			tableTask, b.cfg.database, b.cfg.addr, n, len(taskColumns))
+			tableTask, b.d.database(), b.d.addr(), n, len(taskColumns))
 	}
 	if err := b.matchDateDoneIndex(ctx, c); err != nil {
 		return err
@@ -156,8 +119,8 @@ func (b *backend) Prepare(ctx context.Context) error {
 	}
 	var counts [2]int64
 	for i, t := range [2][2]string{{tableTask, "task_id"}, {tableGroup, "group_id"}} {
-		s := append(c.sql[:0], "SELECT COUNT(*) FROM `"+t[0]+"` WHERE NOT ("...)
-		c.sql = append(b.appendPrefixMatch(s, t[1], b.opts.IDPrefix), ')')
+		s := append(c.sql[:0], "SELECT COUNT(*) FROM "+b.d.quote(t[0])+" WHERE NOT ("...)
+		c.sql = append(b.d.appendPrefixMatch(s, t[1], b.opts.IDPrefix), ')')
 		if counts[i], err = c.queryInt(ctx, string(c.sql)); err != nil {
 			return err
 		}
@@ -168,7 +131,7 @@ func (b *backend) Prepare(ctx context.Context) error {
 			fix = "name a database of bench's own in --backend"
 		}
 		return fmt.Errorf("django-db: database %q on %s: %w: %d rows (%s %d, %s %d) have ids not starting with %q; %s",
-			b.cfg.database, b.cfg.addr, backends.ErrForeignData, n, tableTask, counts[0], tableGroup, counts[1], b.opts.IDPrefix, fix)
+			b.d.database(), b.d.addr(), backends.ErrForeignData, n, tableTask, counts[0], tableGroup, counts[1], b.opts.IDPrefix, fix)
 	}
 	return nil
 }
@@ -179,18 +142,19 @@ func (b *backend) recordMigrations(ctx context.Context, c *conn, exists func(str
 		return err
 	}
 	if !ok {
-		if _, err := c.exec(ctx, createMigrations); err != nil {
+		if _, err := c.exec(ctx, b.d.createMigrations()); err != nil {
 			return err
 		}
 	}
 	now := time.Now()
 	for _, m := range migrations {
-		s := append(c.sql[:0], "INSERT INTO `django_migrations` (`app`, `name`, `applied`) SELECT 'django_celery_results', "...)
-		s = appendString(s, m, b.noBackslash)
+		q := b.d.quote
+		s := append(c.sql[:0], "INSERT INTO "+q("django_migrations")+" ("+q("app")+", "+q("name")+", "+q("applied")+") SELECT 'django_celery_results', "...)
+		s = b.appendString(s, m)
 		s = append(s, ", "...)
-		s = appendDate(s, now)
-		s = append(s, " FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM `django_migrations` WHERE `app` = 'django_celery_results' AND `name` = "...)
-		c.sql = append(appendString(s, m, b.noBackslash), ')')
+		s = b.appendDate(s, now)
+		s = append(s, b.d.fromDual()+" WHERE NOT EXISTS (SELECT 1 FROM "+q("django_migrations")+" WHERE "+q("app")+" = 'django_celery_results' AND "+q("name")+" = "...)
+		c.sql = append(b.appendString(s, m), ')')
 		if _, err := c.execSQL(ctx); err != nil {
 			return err
 		}
@@ -211,13 +175,9 @@ func (b *backend) Cleanup(ctx context.Context, prefix string) (int64, error) {
 	defer c.close()
 	var total int64
 	for _, t := range [3][2]string{{tableTask, "task_id"}, {tableGroup, "group_id"}, {tableChord, "group_id"}} {
-		s := append(c.sql[:0], "DELETE FROM `"+t[0]+"` WHERE "...)
-		c.sql = b.appendPrefixMatch(s, t[1], prefix)
-		res, err := c.execSQL(ctx)
-		if err != nil {
-			return total, err
-		}
-		n, err := res.RowsAffected()
+		s := append(c.sql[:0], "DELETE FROM "+b.d.quote(t[0])+" WHERE "...)
+		c.sql = b.d.appendPrefixMatch(s, t[1], prefix)
+		n, err := c.execSQL(ctx)
 		if err != nil {
 			return total, err
 		}

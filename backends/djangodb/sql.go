@@ -4,8 +4,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/celery-bench/bench/backends"
 )
 
 // The tables of django-celery-results 2.4 (migrations 0001–0011).
@@ -41,131 +39,111 @@ const (
 
 var groupColumns = [...]string{"id", "group_id", "date_created", "date_done", "content_type", "content_encoding", "result"}
 
-// qualified returns "`table`.`col`, …" of cols.
-func qualified(table string, cols []string) string {
-	var b strings.Builder
-	for i, c := range cols {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("`" + table + "`.`" + c + "`")
-	}
-	return b.String()
-}
-
-func quotedList(cols []string) string {
-	var b strings.Builder
-	for i, c := range cols {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("`" + c + "`")
-	}
-	return b.String()
-}
-
-var (
+// texts are the fixed parts of the ORM's statements in the dialect's
+// quoting, built once at open.
+type texts struct {
 	// selectTask is TaskResult.objects.get(task_id=…) up to the id literal.
-	selectTask = "SELECT " + qualified(tableTask, taskColumns[:]) + " FROM `" + tableTask + "` WHERE `" + tableTask + "`.`task_id` = "
+	selectTask string
 	// insertTask is Model.save()'s INSERT of a new TaskResult up to VALUES (.
-	insertTask = "INSERT INTO `" + tableTask + "` (" + quotedList(taskColumns[1:]) + ") VALUES ("
-	// updateTask is the full-row UPDATE of save() on an existing row.
-	updateTask = "UPDATE `" + tableTask + "` SET "
-	// whereTaskPK ends the UPDATE.
-	whereTaskPK = " WHERE `" + tableTask + "`.`id` = "
-	// returningTask ends the INSERT on MariaDB >= 10.5.
-	returningTask = " RETURNING `" + tableTask + "`.`id`"
-	deleteTaskPK  = "DELETE FROM `" + tableTask + "` WHERE `" + tableTask + "`.`id` IN ("
+	insertTask string
+	// updateTask is the full-row UPDATE of save() on an existing row;
+	// setTask the "`col` = " of each column; whereTaskPK ends it.
+	updateTask  string
+	setTask     [nTaskColumns]string
+	whereTaskPK string
+	// returningTask ends the INSERT where the dialect returns ids.
+	returningTask string
+	deleteTaskPK  string
 
-	selectGroup    = "SELECT " + qualified(tableGroup, groupColumns[:]) + " FROM `" + tableGroup + "` WHERE `" + tableGroup + "`.`group_id` = "
-	insertGroup    = "INSERT INTO `" + tableGroup + "` (" + quotedList(groupColumns[1:]) + ") VALUES ("
-	returningGroup = " RETURNING `" + tableGroup + "`.`id`"
-	deleteGroupPK  = "DELETE FROM `" + tableGroup + "` WHERE `" + tableGroup + "`.`id` IN ("
-)
+	selectGroup    string
+	insertGroup    string
+	updateGroup    [4]string // "UPDATE … SET group_id = ", ", date_created = ", ", date_done = ", ", content_type = …, result = "
+	whereGroupPK   string
+	returningGroup string
+	deleteGroupPK  string
 
-// appendString appends s as mysqlclient's string_literal writes it
-// (mysql_real_escape_string: NUL, \n, \r, \, ', " and ^Z escaped), or with
-// quotes doubled under NO_BACKSLASH_ESCAPES. Copied from backends/mysql's
-// PyMySQL escaping, which escapes the same seven bytes.
-func appendString(dst []byte, s string, noBackslash bool) []byte {
-	dst = append(dst, '\'')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if noBackslash {
-			if c == '\'' {
-				dst = append(dst, '\'', '\'')
-			} else {
-				dst = append(dst, c)
-			}
-			continue
-		}
-		switch c {
-		case 0:
-			dst = append(dst, '\\', '0')
-		case '\\':
-			dst = append(dst, '\\', '\\')
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case 0x1a:
-			dst = append(dst, '\\', 'Z')
-		case '"':
-			dst = append(dst, '\\', '"')
-		case '\'':
-			dst = append(dst, '\\', '\'')
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '\'')
+	insertChord    string
+	returningChord string
+	selectChord    string
+	orderChord     string
+	updateChord    [3]string // "UPDATE … SET group_id = ", ", sub_tasks = ", ", count = "
+	whereChordPK   string
+	deleteChordPK  string
+
+	// deleteExpired are "DELETE FROM t WHERE t.date_done < " for the task
+	// and the group table.
+	deleteExpired [2]string
 }
+
+func newTexts(q func(string) string) texts {
+	qualified := func(table string, cols []string) string {
+		var b strings.Builder
+		for i, c := range cols {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(q(table) + "." + q(c))
+		}
+		return b.String()
+	}
+	list := func(cols []string) string {
+		var b strings.Builder
+		for i, c := range cols {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(q(c))
+		}
+		return b.String()
+	}
+	T, G, C := q(tableTask), q(tableGroup), q(tableChord)
+	var t texts
+	t.selectTask = "SELECT " + qualified(tableTask, taskColumns[:]) + " FROM " + T + " WHERE " + T + "." + q("task_id") + " = "
+	t.insertTask = "INSERT INTO " + T + " (" + list(taskColumns[1:]) + ") VALUES ("
+	t.updateTask = "UPDATE " + T + " SET "
+	for i, c := range taskColumns {
+		t.setTask[i] = q(c) + " = "
+	}
+	t.whereTaskPK = " WHERE " + T + "." + q("id") + " = "
+	t.returningTask = " RETURNING " + T + "." + q("id")
+	t.deleteTaskPK = "DELETE FROM " + T + " WHERE " + T + "." + q("id") + " IN ("
+
+	t.selectGroup = "SELECT " + qualified(tableGroup, groupColumns[:]) + " FROM " + G + " WHERE " + G + "." + q("group_id") + " = "
+	t.insertGroup = "INSERT INTO " + G + " (" + list(groupColumns[1:]) + ") VALUES ("
+	t.updateGroup = [4]string{"UPDATE " + G + " SET " + q("group_id") + " = ", ", " + q("date_created") + " = ", ", " + q("date_done") + " = ",
+		", " + q("content_type") + " = 'application/json', " + q("content_encoding") + " = 'utf-8', " + q("result") + " = "}
+	t.whereGroupPK = " WHERE " + G + "." + q("id") + " = "
+	t.returningGroup = " RETURNING " + G + "." + q("id")
+	t.deleteGroupPK = "DELETE FROM " + G + " WHERE " + G + "." + q("id") + " IN ("
+
+	t.insertChord = "INSERT INTO " + C + " (" + list([]string{"group_id", "sub_tasks", "count"}) + ") VALUES ("
+	t.returningChord = " RETURNING " + C + "." + q("id")
+	t.selectChord = "SELECT " + qualified(tableChord, []string{"id", "group_id", "sub_tasks", "count"}) + " FROM " + C + " WHERE " + C + "." + q("group_id") + " = "
+	t.orderChord = " ORDER BY " + C + "." + q("id") + " ASC LIMIT 1 FOR UPDATE"
+	t.updateChord = [3]string{"UPDATE " + C + " SET " + q("group_id") + " = ", ", " + q("sub_tasks") + " = ", ", " + q("count") + " = "}
+	t.whereChordPK = " WHERE " + C + "." + q("id") + " = "
+	t.deleteChordPK = "DELETE FROM " + C + " WHERE " + C + "." + q("id") + " IN ("
+
+	for i, tb := range [2]string{tableTask, tableGroup} {
+		t.deleteExpired[i] = "DELETE FROM " + q(tb) + " WHERE " + q(tb) + "." + q("date_done") + " < "
+	}
+	return t
+}
+
+// The dialect's literals, as the flavour's code writes them.
+
+func (b *backend) appendString(dst []byte, s string) []byte { return b.d.appendString(dst, s) }
 
 // appendNullString appends s, or NULL when null.
-func appendNullString(dst []byte, s string, null, noBackslash bool) []byte {
+func (b *backend) appendNullString(dst []byte, s string, null bool) []byte {
 	if null {
 		return append(dst, "NULL"...)
 	}
-	return appendString(dst, s, noBackslash)
+	return b.d.appendString(dst, s)
 }
 
-// appendDate appends t as Django's MySQL backend adapts an aware datetime
-// under USE_TZ=True: made naive in UTC, str(datetime) (no fraction when
-// the microseconds are 0).
-func appendDate(dst []byte, t time.Time) []byte {
-	dst = append(dst, '\'')
-	dst = backends.AppendSQLDate(dst, t)
-	return append(dst, '\'')
-}
+func (b *backend) appendDate(dst []byte, t time.Time) []byte { return b.d.appendDate(dst, t) }
 
-// parseDate reads a datetime(6) column value.
-func parseDate(v []byte) (time.Time, bool) {
-	t, err := time.ParseInLocation("2006-01-02 15:04:05.999999", string(v), time.UTC)
-	return t, err == nil
-}
+func (b *backend) parseDate(v []byte) (time.Time, bool) { return b.d.parseDate(v) }
 
 func appendInt(dst []byte, n int64) []byte { return strconv.AppendInt(dst, n, 10) }
-
-// appendLike appends a LIKE pattern matching every string starting with
-// prefix.
-func appendLike(dst []byte, prefix string, noBackslash bool) []byte {
-	p := make([]byte, 0, len(prefix)+4)
-	for i := 0; i < len(prefix); i++ {
-		switch c := prefix[i]; c {
-		case '%', '_', '\\':
-			p = append(p, '\\', c)
-		default:
-			p = append(p, c)
-		}
-	}
-	return appendString(dst, string(p)+"%", noBackslash)
-}
-
-// appendPrefixMatch appends a condition true when column starts with
-// prefix, case-sensitively.
-func (b *backend) appendPrefixMatch(s []byte, column, prefix string) []byte {
-	s = append(s, "`"+column+"` LIKE "...)
-	s = appendLike(s, prefix, b.noBackslash)
-	s = append(s, " AND CAST(`"+column+"` AS BINARY) LIKE "...)
-	return appendLike(s, prefix, b.noBackslash)
-}

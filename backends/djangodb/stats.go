@@ -1,13 +1,12 @@
 package djangodb
 
-// Copied from backends/mysql/stats.go (that package exports none of it):
-// the same server counters, for django_celery_results_taskresult.
+// The MySQL dialect's server counters, copied from backends/mysql/stats.go
+// (that package exports none of it), for django_celery_results_taskresult.
 
 import (
 	"context"
 	"database/sql/driver"
 	"errors"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,8 +17,6 @@ import (
 
 	"github.com/celery-bench/bench/backends"
 )
-
-var _ backends.StatsReader = (*backend)(nil)
 
 // globalStatus are the SHOW GLOBAL STATUS counters ServerStats reports, in
 // order, with their units.
@@ -48,7 +45,7 @@ var globalStatus = []struct{ name, unit string }{
 // 100 on every Linux architecture.
 const clockTicks = 100
 
-// ServerStats reads, on an admin connection of its own (no database, no
+// serverStats reads, on an admin connection of its own (no database, no
 // setup statements), in this order:
 //
 //   - django_celery_results_taskresult's table_rows (an estimate on InnoDB), data_length
@@ -74,7 +71,7 @@ const clockTicks = 100
 // (Stat.Self), and its own traffic to Bytes_received and Bytes_sent, which
 // Self does not cover: a difference of two snapshots includes about 2 KB
 // that are the snapshots'.
-func (b *backend) ServerStats(ctx context.Context) (backends.ServerStats, error) {
+func (d *mysqlDialect) serverStats(ctx context.Context, b *backend) (backends.ServerStats, error) {
 	c, err := b.dial(ctx, true)
 	if err != nil {
 		return nil, err
@@ -82,7 +79,7 @@ func (b *backend) ServerStats(ctx context.Context) (backends.ServerStats, error)
 	defer c.close()
 	var out backends.ServerStats
 
-	if !b.mariadb && len(b.version) > 0 && b.version[0] >= 8 {
+	if !d.mariadb && len(d.version) > 0 && d.version[0] >= 8 {
 		if _, err := c.exec(ctx, "SET SESSION information_schema_stats_expiry = 0"); err != nil {
 			return nil, err
 		}
@@ -92,11 +89,11 @@ func (b *backend) ServerStats(ctx context.Context) (backends.ServerStats, error)
 	// background, so that the sizes are current. The result says whether
 	// it worked; when it did not (no table yet, no privilege) the figures
 	// are what InnoDB last computed.
-	if err := c.rows(ctx, "ANALYZE TABLE `"+b.cfg.database+"`."+tableTask, func([]string, []driver.Value) {}); ctx.Err() != nil {
+	if err := c.rows(ctx, "ANALYZE TABLE `"+d.cfg.database+"`."+tableTask, func([]string, []driver.Value) {}); ctx.Err() != nil {
 		return nil, err
 	}
 	table := map[string]float64{}
-	stmt := "SHOW TABLE STATUS FROM `" + b.cfg.database + "` LIKE '" + tableTask + "'"
+	stmt := "SHOW TABLE STATUS FROM `" + d.cfg.database + "` LIKE '" + tableTask + "'"
 	err = c.rows(ctx, stmt, func(cols []string, row []driver.Value) {
 		if len(cols) == 0 || cols[0] != "Name" || string(asBytes(row[0])) != tableTask {
 			return // LIKE's _ matches any character
@@ -152,7 +149,7 @@ func (b *backend) ServerStats(ctx context.Context) (backends.ServerStats, error)
 		out = append(out, backends.Stat{Name: g.name, Unit: g.unit, Value: v, Kind: backends.Counter, Self: self})
 	}
 
-	if cpu, ok := b.serverCPU(ctx, c); ok {
+	if cpu, ok := d.serverCPU(ctx, c); ok {
 		out = append(out, backends.Stat{Name: backends.StatServerCPU, Unit: "s", Value: cpu, Kind: backends.Counter})
 	}
 	return out, nil
@@ -160,8 +157,8 @@ func (b *backend) ServerStats(ctx context.Context) (backends.ServerStats, error)
 
 // serverCPU returns the server process's CPU seconds (user + system, all
 // threads) when the server is on this host and its process can be read.
-func (b *backend) serverCPU(ctx context.Context, c *conn) (float64, bool) {
-	if !loopback(b.cfg.addr) {
+func (d *mysqlDialect) serverCPU(ctx context.Context, c *conn) (float64, bool) {
+	if !loopback(d.cfg.addr) {
 		return 0, false
 	}
 	var pidFile string
@@ -256,32 +253,4 @@ func parseProcStat(s string) (float64, bool) {
 		return 0, false
 	}
 	return float64(utime+stime) / clockTicks, true
-}
-
-// rows sends a statement and calls fn with the column names and each row.
-// The row's byte values are valid only during the call.
-func (c *conn) rows(ctx context.Context, stmt string, fn func(cols []string, row []driver.Value)) error {
-	c.event("Query", stmt)
-	rs, err := c.qu.QueryContext(ctx, stmt, nil)
-	if err != nil {
-		return c.fail(ctx, stmt, err)
-	}
-	cols := rs.Columns()
-	row := make([]driver.Value, len(cols))
-	for {
-		if err = rs.Next(row); err != nil {
-			break
-		}
-		fn(cols, row)
-	}
-	if err == io.EOF {
-		err = nil
-	}
-	if cerr := rs.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return c.fail(ctx, stmt, err)
-	}
-	return nil
 }

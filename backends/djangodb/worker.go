@@ -32,7 +32,7 @@ func (b *backend) NewWorker(ctx context.Context, obs backends.Observer) (backend
 	if obs == nil {
 		obs = backends.Discard
 	}
-	return &worker{b: b, obs: serverMarking{obs}}, nil
+	return &worker{b: b, obs: serverMarking{obs, b.d}}, nil
 }
 
 // ensure is Django's ensure_connection.
@@ -91,9 +91,8 @@ func (w *worker) store(ctx context.Context, m *backends.TaskMeta) error {
 // storeTask is get_or_create(task_id=…, defaults=fields) and, for an
 // existing row, the full-row save().
 func (b *backend) storeTask(ctx context.Context, c *conn, r *taskRow) error {
-	nb := b.noBackslash
 	row := c.scratch(nTaskColumns)
-	c.sql = appendString(append(c.sql[:0], selectTask...), r.taskID, nb)
+	c.sql = b.appendString(append(c.sql[:0], b.t.selectTask...), r.taskID)
 	c.sql = append(c.sql, " LIMIT 21"...)
 	found, err := c.querySQL(ctx, row)
 	if err != nil {
@@ -106,49 +105,41 @@ func (b *backend) storeTask(ctx context.Context, c *conn, r *taskRow) error {
 		}
 		created := "NULL"
 		if v, ok := row[colDateCreated].([]byte); ok {
-			if t, ok := parseDate(v); ok {
-				created = string(appendDate(nil, t))
+			if t, ok := b.parseDate(v); ok {
+				created = string(b.appendDate(nil, t))
 			}
 		}
-		done := string(appendDate(nil, b.now()))
-		s := append(c.sql[:0], updateTask...)
+		done := string(b.appendDate(nil, b.now()))
+		s := append(c.sql[:0], b.t.updateTask...)
 		s = b.appendTaskValues(s, r, created, done, true)
-		s = append(s, whereTaskPK...)
+		s = append(s, b.t.whereTaskPK...)
 		c.sql = appendInt(s, pk)
 		_, err = c.execSQL(ctx)
 		return err
 	}
 	// auto_now_add and auto_now: two timezone.now() calls.
-	created := string(appendDate(nil, b.now()))
-	done := string(appendDate(nil, b.now()))
-	if _, err := c.exec(ctx, stmtAutocommit0); err != nil {
+	created := string(b.appendDate(nil, b.now()))
+	done := string(b.appendDate(nil, b.now()))
+	if err := c.begin(ctx); err != nil {
 		return err
 	}
-	s := append(c.sql[:0], insertTask...)
+	s := append(c.sql[:0], b.t.insertTask...)
 	s = b.appendTaskValues(s, r, created, done, false)
 	s = append(s, ')')
-	if b.returning {
-		s = append(s, returningTask...)
+	if b.d.returning() {
+		s = append(s, b.t.returningTask...)
 	}
 	c.sql = s
-	if b.returning {
+	if b.d.returning() {
 		_, err = c.querySQL(ctx, c.scratch(1))
 	} else {
 		_, err = c.execSQL(ctx)
 	}
 	if err != nil {
-		// atomic()'s exit on an error: ROLLBACK, autocommit back on.
-		if !c.broken() {
-			c.exec(ctx, stmtRollback)
-			c.exec(ctx, stmtAutocommit1)
-		}
+		c.rollback(ctx) // atomic()'s exit on an error
 		return err
 	}
-	if _, err := c.exec(ctx, stmtCommit); err != nil {
-		return err
-	}
-	_, err = c.exec(ctx, stmtAutocommit1)
-	return err
+	return c.commit(ctx)
 }
 
 // EndTask is the fixup's close_database at task_postrun.
@@ -156,7 +147,7 @@ func (w *worker) EndTask(ctx context.Context) error {
 	if w.c == nil {
 		return nil
 	}
-	if w.b.closeEveryTask() || w.b.cfg.connMaxAge > 0 && time.Since(w.c.opened) >= w.b.cfg.connMaxAge || w.c.broken() {
+	if w.b.closeEveryTask() || w.b.connMaxAge > 0 && time.Since(w.c.opened) >= w.b.connMaxAge || w.c.broken() {
 		w.drop()
 	}
 	return nil
@@ -167,4 +158,4 @@ func (w *worker) Close() error {
 	return nil
 }
 
-func (w *worker) String() string { return fmt.Sprintf("django-db worker on %s", w.b.cfg.addr) }
+func (w *worker) String() string { return fmt.Sprintf("django-db worker on %s", w.b.d.addr()) }

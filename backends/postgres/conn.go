@@ -2,13 +2,11 @@ package postgres
 
 import (
 	"context"
-	"errors"
-	"net"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/celery-bench/bench/backends/pgdialect"
 )
 
 // conn is one client connection. Every statement is a simple-protocol
@@ -37,7 +35,7 @@ const closeTimeout = 2 * time.Second
 // maintenance database, for admin), bounded by Options.ConnectTimeout. It
 // sends no statement.
 func (b *backend) dial(ctx context.Context, admin bool) (*conn, error) {
-	db := b.cfg.database
+	db := b.cfg.Database
 	if admin {
 		db = maintenanceDB
 	}
@@ -45,9 +43,9 @@ func (b *backend) dial(ctx context.Context, admin bool) (*conn, error) {
 }
 
 func (b *backend) dialDB(ctx context.Context, db string) (*conn, error) {
-	pcfg, err := b.cfg.pgConfig(db, b.opts.ConnectTimeout)
+	pcfg, err := b.cfg.PgConfig(db, b.opts.ConnectTimeout)
 	if err != nil {
-		return nil, errorf("%s: %v", b.cfg.addr(), err)
+		return nil, errorf("%s: %v", b.cfg.Addr(), err)
 	}
 	dctx := ctx
 	if t := b.opts.ConnectTimeout; t > 0 {
@@ -197,70 +195,8 @@ func (c *conn) fail(ctx context.Context, stmt string, err error) error {
 }
 
 // label names a statement by its verb and table for error messages.
-func label(stmt string) string {
-	f := strings.Fields(stmt)
-	if len(f) == 0 {
-		return "empty statement"
-	}
-	if strings.EqualFold(f[0], "UPDATE") && len(f) > 1 {
-		return f[0] + " " + f[1]
-	}
-	for i, w := range f {
-		switch w {
-		case "FROM", "INTO", "TABLE", "SEQUENCE", "INDEX", "DATABASE":
-			if i+1 >= len(f) {
-				break
-			}
-			if i <= 3 {
-				return strings.Join(f[:i+2], " ")
-			}
-			return f[0] + " … " + w + " " + f[i+1]
-		}
-	}
-	return strings.Join(f[:min(len(f), 3)], " ")
-}
-
-// connError is a failed connection attempt: one line naming the problem
-// and the fix, wrapping the driver's error.
-type connError struct {
-	msg string
-	err error
-}
-
-func (e *connError) Error() string { return e.msg }
-func (e *connError) Unwrap() error { return e.err }
-
-const hintUnreachable = "(is PostgreSQL running? check host and port in --backend)"
+var label = pgdialect.Label
 
 func (b *backend) connectError(ctx, dctx context.Context, db string, err error) error {
-	addr := b.cfg.addr()
-	if cerr := ctx.Err(); cerr != nil {
-		return errorf("connecting to %s: %w", addr, cerr)
-	}
-	if errors.Is(dctx.Err(), context.DeadlineExceeded) {
-		return &connError{"postgres: cannot connect to " + addr + ": no answer within " + b.opts.ConnectTimeout.String() + " " + hintUnreachable, err}
-	}
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		var msg string
-		switch pe.Code {
-		case "28P01", "28000": // invalid_password, invalid_authorization_specification
-			msg = "postgres: " + addr + " rejected user \"" + b.cfg.user + "\" (" + pe.Message + "): check the user and password in --backend"
-		case "3D000": // invalid_catalog_name
-			msg = "postgres: " + addr + " has no database \"" + db + "\" (" + pe.Message + "): check the database name in --backend (bench creates it when it prepares a run)"
-		default:
-			msg = "postgres: " + addr + " refused the connection (" + pe.Code + ": " + pe.Message + ")"
-		}
-		return &connError{msg, err}
-	}
-	reason := err.Error()
-	var errno syscall.Errno
-	var dns *net.DNSError
-	switch {
-	case errors.As(err, &errno):
-		reason = errno.Error()
-	case errors.As(err, &dns):
-		reason = "cannot resolve " + dns.Name + ": " + dns.Err
-	}
-	return &connError{"postgres: cannot connect to " + addr + ": " + reason + " " + hintUnreachable, err}
+	return pgdialect.ConnectError(ctx, dctx, "postgres", b.cfg, db, b.opts.ConnectTimeout, err)
 }

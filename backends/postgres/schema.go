@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/celery-bench/bench/backends"
+	"github.com/celery-bench/bench/backends/pgdialect"
 	"github.com/celery-bench/bench/backends/sqla"
 )
 
@@ -108,7 +109,7 @@ func (b *backend) matchDateDoneIndex(ctx context.Context, c *conn) error {
 			}
 		}
 		if err != nil {
-			return fmt.Errorf("postgres: date_done index of %s in database %q on %s: %w", t, b.cfg.database, b.cfg.addr(), err)
+			return fmt.Errorf("postgres: date_done index of %s in database %q on %s: %w", t, b.cfg.Database, b.cfg.Addr(), err)
 		}
 	}
 	return nil
@@ -123,9 +124,9 @@ func (b *backend) Prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := a.send(ctx, "SELECT 1 FROM pg_database WHERE datname = "+string(appendString(nil, b.cfg.database)))
+	r, err := a.send(ctx, "SELECT 1 FROM pg_database WHERE datname = "+string(appendString(nil, b.cfg.Database)))
 	if err == nil && len(r.Rows) == 0 {
-		_, err = a.send(ctx, `CREATE DATABASE "`+b.cfg.database+`"`)
+		_, err = a.send(ctx, `CREATE DATABASE "`+b.cfg.Database+`"`)
 		if err != nil && strings.Contains(err.Error(), "42P04") { // duplicate_database: created meanwhile
 			err = nil
 		}
@@ -170,7 +171,7 @@ func (b *backend) Prepare(ctx context.Context) error {
 			fix = "name a database of bench's own in --backend"
 		}
 		return errorf("database %q on %s: %w: %d rows (%s %d, %s %d) have ids not starting with %q; %s",
-			b.cfg.database, b.cfg.addr(), backends.ErrForeignData, n, sqla.TableNames[0], counts[0], sqla.TableNames[1], counts[1], b.opts.IDPrefix, fix)
+			b.cfg.Database, b.cfg.Addr(), backends.ErrForeignData, n, sqla.TableNames[0], counts[0], sqla.TableNames[1], counts[1], b.opts.IDPrefix, fix)
 	}
 	return nil
 }
@@ -187,7 +188,7 @@ func (b *backend) checkSchema(ctx context.Context, c *conn) error {
 		}
 		if n, _ := textInt(r.Rows[0][0]); n != int64(len(want[i])) {
 			return errorf("table %s in database %q on %s is not Celery's (it lacks some of the columns %s): drop it or name another database in --backend",
-				t, b.cfg.database, b.cfg.addr(), strings.Join(want[i], ", "))
+				t, b.cfg.Database, b.cfg.Addr(), strings.Join(want[i], ", "))
 		}
 		r, err = c.send(ctx, hasSequence[i])
 		if err != nil {
@@ -195,26 +196,13 @@ func (b *backend) checkSchema(ctx context.Context, c *conn) error {
 		}
 		if len(r.Rows) == 0 {
 			return errorf("table %s in database %q on %s has no sequence %s, which Celery takes its ids from: drop the table or name another database in --backend",
-				t, b.cfg.database, b.cfg.addr(), sqla.SequenceNames[i])
+				t, b.cfg.Database, b.cfg.Addr(), sqla.SequenceNames[i])
 		}
 	}
 	return nil
 }
 
-// appendLike appends a LIKE pattern literal matching every string that
-// starts with prefix (LIKE's default escape character is the backslash).
-func appendLike(dst []byte, prefix string) []byte {
-	p := make([]byte, 0, len(prefix)+4)
-	for i := 0; i < len(prefix); i++ {
-		switch c := prefix[i]; c {
-		case '%', '_', '\\':
-			p = append(p, '\\', c)
-		default:
-			p = append(p, c)
-		}
-	}
-	return appendString(dst, string(append(p, '%')))
-}
+var appendLike = pgdialect.AppendLike
 
 // cleanupBatch is how many rows one DELETE of Cleanup removes.
 const cleanupBatch = 10000
