@@ -508,11 +508,8 @@ func pgEtcUTC(t *testing.T) djangoServer { return privatePostgres(t, "Etc/UTC") 
 
 var djangoEngines = []djangoEngine{
 	{"mysql", "MySQLdb", "python3-mysqldb", "django-db+mysql", "redis://127.0.0.1:6379/13", "django_traffic.golden", privateMariaDB},
-	// postgresql joins once bench has django-db+postgresql://:
-	// {"postgresql", "psycopg2", "python3-psycopg2", "django-db+postgresql", "redis://127.0.0.1:6379/12", "django_traffic_pg.golden", pgEtcUTC},
+	{"postgresql", "psycopg2", "python3-psycopg2", "django-db+postgresql", "redis://127.0.0.1:6379/12", "django_traffic_pg.golden", pgEtcUTC},
 }
-
-var _ = pgEtcUTC
 
 func TestDjangoTraffic(t *testing.T) {
 	if testing.Short() && os.Getenv("BENCH_REQUIRE_INTEROP") != "1" {
