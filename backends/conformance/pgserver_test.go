@@ -23,8 +23,14 @@ func TestStartPostgres(t *testing.T) {
 	// A backend logs its disconnection as it exits, after psql has returned.
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		got = got[:0]
+		// Only connections authorized after the mark: the readiness probe's
+		// disconnection may be logged after it.
+		mine := map[int]bool{}
 		for _, l := range p.ReadPostgresLog(t, from) {
-			if l.User == "postgres" && l.DB == "postgres" {
+			if strings.HasPrefix(l.Text, "connection authorized:") {
+				mine[l.PID] = true
+			}
+			if mine[l.PID] && l.User == "postgres" && l.DB == "postgres" {
 				got = append(got, l.Level+": "+strings.SplitN(l.Text, " session time", 2)[0])
 			}
 		}
