@@ -20,6 +20,9 @@ type conn struct {
 
 	sql  []byte
 	vals []driver.Value
+	// errorsOccurred is Django's flag: a statement failed on this
+	// connection since it was last found usable.
+	errorsOccurred bool
 }
 
 func (b *backend) dial(ctx context.Context, admin bool) (*conn, error) {
@@ -150,6 +153,7 @@ func (c *conn) close() {
 }
 
 func (c *conn) fail(ctx context.Context, stmt string, err error) error {
+	c.errorsOccurred = true
 	if cerr := ctx.Err(); cerr != nil {
 		return fmt.Errorf("django-db: %s: %w", label(stmt), cerr)
 	}
