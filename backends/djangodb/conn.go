@@ -4,8 +4,9 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/celery-bench/bench/backends"
 )
 
 // conn is one client connection of Django's: a link of the dialect's
@@ -19,6 +20,9 @@ type conn struct {
 
 	sql  []byte
 	vals []driver.Value
+	// errorsOccurred is Django's flag: a statement failed on this
+	// connection since it was last found usable.
+	errorsOccurred bool
 }
 
 func (b *backend) dial(ctx context.Context, admin bool) (*conn, error) {
@@ -149,27 +153,12 @@ func (c *conn) close() {
 }
 
 func (c *conn) fail(ctx context.Context, stmt string, err error) error {
+	c.errorsOccurred = true
 	if cerr := ctx.Err(); cerr != nil {
 		return fmt.Errorf("django-db: %s: %w", label(stmt), cerr)
 	}
 	return fmt.Errorf("django-db: %s: %w", label(stmt), err)
 }
 
-func label(stmt string) string {
-	f := strings.Fields(stmt)
-	if len(f) == 0 {
-		return "empty statement"
-	}
-	if strings.EqualFold(f[0], "UPDATE") && len(f) > 1 {
-		return f[0] + " " + f[1]
-	}
-	for i, w := range f {
-		switch w {
-		case "FROM", "INTO", "TABLE", "INDEX", "DATABASE":
-			if i+1 < len(f) {
-				return f[0] + " … " + w + " " + f[i+1]
-			}
-		}
-	}
-	return strings.Join(f[:min(len(f), 3)], " ")
-}
+// label names a statement for error messages (backends.SQLLabel).
+var label = backends.SQLLabel

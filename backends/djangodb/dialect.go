@@ -53,6 +53,9 @@ type dialect interface {
 	probe(ctx context.Context, c *conn) (backends.ServerInfo, error)
 	// goodbye is the message a polite close sends ("Quit", "Terminate").
 	goodbye() string
+	// isUsable is DatabaseWrapper.is_usable: a round trip that fails on a
+	// dead connection.
+	isUsable(ctx context.Context, c *conn) error
 
 	// The DDL side (Prepare).
 	createDatabase(ctx context.Context, admin *conn) error

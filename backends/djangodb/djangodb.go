@@ -128,12 +128,6 @@ func (b *backend) Server() backends.ServerInfo { return b.server }
 // Close does nothing: the backend keeps no connection between calls.
 func (b *backend) Close() error { return nil }
 
-// closeEveryTask: Celery >= 5.6 closes the worker's connections at every
-// task boundary whatever CONN_MAX_AGE says.
-func (b *backend) closeEveryTask() bool {
-	return b.connMaxAge == 0 || b.opts.Celery.AtLeast(5, 6)
-}
-
 func parseVersion(s string) []int {
 	s = strings.TrimPrefix(s, "5.5.5-")
 	var out []int

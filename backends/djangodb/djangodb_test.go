@@ -60,6 +60,8 @@ func (r *recorder) hook(_ uint64, cmd, stmt string) {
 		r.connects++
 	case "Query":
 		r.stmts = append(r.stmts, stmt)
+	case "Ping":
+		r.stmts = append(r.stmts, "[Ping]")
 	}
 }
 
@@ -207,5 +209,59 @@ func testServerStats(t *testing.T, dialect, url string) {
 		if !have[name] {
 			t.Errorf("ServerStats lacks %s: %+v", name, st)
 		}
+	}
+}
+
+// TestUsableAfterError: under CONN_MAX_AGE=60 (Celery 5.2) a worker
+// connection that saw a database error is checked with is_usable() at the
+// task's end (SELECT 1 on PostgreSQL, COM_PING on MySQL) and kept when it
+// answers; a connection without errors is not checked.
+func TestUsableAfterError(t *testing.T) {
+	for _, u := range testURLs {
+		t.Run(u.name, func(t *testing.T) {
+			o := backends.DefaultOptions
+			o.Celery = backends.Celery52
+			o.DjangoConnMaxAge = 60 * time.Second
+			b := openTest(t, u.url, o)
+			r := &recorder{}
+			b.hook = r.hook
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			bw, _ := b.NewWorker(ctx, nil)
+			defer bw.Close()
+			w := bw.(*worker)
+			check := map[string]string{"mysql": "[Ping]", "postgres": "SELECT 1"}[u.name]
+			count := func() (n int) {
+				for _, s := range r.stmts {
+					if s == check {
+						n++
+					}
+				}
+				return n
+			}
+			m := &backends.TaskMeta{TaskID: "bec1d0c0-0000-4000-8000-0000000000u1", Status: backends.Success, Result: 1, Children: []string{}}
+			if err := w.StoreResult(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+			backends.EndTask(ctx, w)
+			if n := count(); n != 0 {
+				t.Fatalf("is_usable sent %d times after a task without errors", n)
+			}
+			if _, err := w.c.exec(ctx, "SELECT no_such_column FROM "+b.d.quote(tableTask)); err == nil {
+				t.Fatal("a bad statement succeeded")
+			}
+			backends.EndTask(ctx, w)
+			if n := count(); n != 1 {
+				t.Fatalf("is_usable sent %d times after an error, want 1", n)
+			}
+			m.TaskID = "bec1d0c0-0000-4000-8000-0000000000u2"
+			if err := w.StoreResult(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+			backends.EndTask(ctx, w)
+			if r.connects != 1 || count() != 1 {
+				t.Errorf("%d connections and %d checks, want 1 and 1", r.connects, count())
+			}
+		})
 	}
 }

@@ -257,6 +257,20 @@ func (d *mysqlDialect) probe(ctx context.Context, c *conn) (backends.ServerInfo,
 	return backends.ServerInfo{Product: product, Version: version}, nil
 }
 
+// isUsable: mysqlclient's connection.ping(), a COM_PING.
+func (d *mysqlDialect) isUsable(ctx context.Context, c *conn) error {
+	c.event("Ping", "")
+	l, _ := c.l.(*mysqlLink)
+	if l == nil {
+		return errors.New("django-db: not a MySQL connection")
+	}
+	p, ok := l.dc.(driver.Pinger)
+	if !ok {
+		return errors.New("django-db: the driver connection cannot ping")
+	}
+	return p.Ping(ctx)
+}
+
 func (d *mysqlDialect) markServer(err error) error {
 	if _, ok := errors.AsType[*mysql.MySQLError](err); ok {
 		return backends.MarkServer(err)

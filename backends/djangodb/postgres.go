@@ -111,6 +111,12 @@ func (d *pgDialect) probe(ctx context.Context, c *conn) (backends.ServerInfo, er
 	return backends.ServerInfo{Product: "PostgreSQL", Version: l.pc.ParameterStatus("server_version")}, nil
 }
 
+// isUsable: psycopg2's cursor().execute('SELECT 1'), in autocommit.
+func (d *pgDialect) isUsable(ctx context.Context, c *conn) error {
+	_, err := c.exec(ctx, "SELECT 1")
+	return err
+}
+
 // markServer: a *pgconn.PgError says SQLState() itself.
 func (d *pgDialect) markServer(err error) error { return err }
 

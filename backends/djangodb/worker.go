@@ -142,12 +142,27 @@ func (b *backend) storeTask(ctx context.Context, c *conn, r *taskRow) error {
 	return c.commit(ctx)
 }
 
-// EndTask is the fixup's close_database at task_postrun.
+// EndTask is the fixup's close_database at task_postrun: Celery >= 5.6
+// closes the connection; before, close_if_unusable_or_obsolete first
+// checks a connection that saw a database error with is_usable() (SELECT 1
+// on PostgreSQL, COM_PING on MySQL) and closes it if that fails, then
+// closes it once CONN_MAX_AGE has passed.
 func (w *worker) EndTask(ctx context.Context) error {
 	if w.c == nil {
 		return nil
 	}
-	if w.b.closeEveryTask() || w.b.connMaxAge > 0 && time.Since(w.c.opened) >= w.b.connMaxAge || w.c.broken() {
+	if w.c.broken() || w.b.opts.Celery.AtLeast(5, 6) {
+		w.drop()
+		return nil
+	}
+	if w.c.errorsOccurred {
+		if err := w.b.d.isUsable(ctx, w.c); err != nil {
+			w.drop()
+			return nil
+		}
+		w.c.errorsOccurred = false
+	}
+	if w.b.connMaxAge == 0 || w.b.connMaxAge > 0 && time.Since(w.c.opened) >= w.b.connMaxAge {
 		w.drop()
 	}
 	return nil

@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
+
+	"github.com/celery-bench/bench/backends"
 )
 
 // conn is one client connection, driven below database/sql: every statement
@@ -225,30 +226,8 @@ func (c *conn) fail(ctx context.Context, stmt string, err error) error {
 	return fmt.Errorf("mysql: %s: %w", label(stmt), err)
 }
 
-// label names a statement by its verb and table for error messages:
-// "SELECT … FROM celery_taskmeta", "INSERT INTO celery_taskmeta".
-func label(stmt string) string {
-	f := strings.Fields(stmt)
-	if len(f) == 0 {
-		return "empty statement"
-	}
-	if strings.EqualFold(f[0], "UPDATE") && len(f) > 1 {
-		return f[0] + " " + f[1]
-	}
-	for i, w := range f {
-		switch w {
-		case "FROM", "INTO", "TABLE", "SEQUENCE", "INDEX", "DATABASE":
-			if i+1 >= len(f) {
-				break
-			}
-			if i <= 3 {
-				return strings.Join(f[:i+2], " ")
-			}
-			return f[0] + " … " + w + " " + f[i+1]
-		}
-	}
-	return strings.Join(f[:min(len(f), 3)], " ")
-}
+// label names a statement for error messages (backends.SQLLabel).
+var label = backends.SQLLabel
 
 // asInt reads an integer column value.
 func asInt(v driver.Value) (int64, error) {

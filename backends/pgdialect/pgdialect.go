@@ -175,26 +175,5 @@ func ConnectError(ctx, dctx context.Context, prefix string, c Config, db string,
 	return &ConnError{prefix + ": cannot connect to " + addr + ": " + reason + " " + hintUnreachable, err}
 }
 
-// Label names a statement by its verb and table for error messages.
-func Label(stmt string) string {
-	f := strings.Fields(stmt)
-	if len(f) == 0 {
-		return "empty statement"
-	}
-	if strings.EqualFold(f[0], "UPDATE") && len(f) > 1 {
-		return f[0] + " " + f[1]
-	}
-	for i, w := range f {
-		switch w {
-		case "FROM", "INTO", "TABLE", "SEQUENCE", "INDEX", "DATABASE":
-			if i+1 >= len(f) {
-				break
-			}
-			if i <= 3 {
-				return strings.Join(f[:i+2], " ")
-			}
-			return f[0] + " … " + w + " " + f[i+1]
-		}
-	}
-	return strings.Join(f[:min(len(f), 3)], " ")
-}
+// Label names a statement for error messages (backends.SQLLabel).
+var Label = backends.SQLLabel

@@ -1,13 +1,22 @@
 #!/usr/bin/python3
-"""Drive a real django-celery-results 2.4 backend (Django 3.2, mysqlclient, Celery 5.2.6) on a
-MariaDB server, for django_traffic_test.go, which captures the server's general log.
+"""Drive a real django-celery-results 2.4 backend (Django 3.2, Celery 5.2.6) on a MariaDB server
+(mysqlclient) or a PostgreSQL server (psycopg2), for django_traffic_test.go, which captures the
+server's general log or statement log.
 
-  django_traffic.py migrate --port P --db D             manage.py migrate django_celery_results (as root)
+Every command takes --engine mysql|postgresql (default mysql): Django's ENGINE
+django.db.backends.mysql or django.db.backends.postgresql; the administrative user (migrate,
+read) is root on MySQL and postgres on PostgreSQL.
+
+  django_traffic.py migrate --port P --db D             manage.py migrate django_celery_results (as admin)
   django_traffic.py run --port P --db D --broker URL    a prefork worker (-c 1, DB user djw) and this
                                                         process as the caller (DB user djc) run the
                                                         lifecycles in LIFECYCLES, one after another;
                                                         prints one JSON object {lifecycle: [task ids]}
-  django_traffic.py read --port P --db D ID...          reads each id through AsyncResult and the
+  django_traffic.py store --port P --db D ID            as djw, app.backend.store_result(ID, 5, SUCCESS) with a
+                                                        request of no children, in this process (a
+                                                        worker's store, without a worker)
+  django_traffic.py poll --port P --db D ID             as djc, AsyncResult(ID).get(): prints the result
+  django_traffic.py read --port P --db D ID...          reads each id (as admin) through AsyncResult and the
                                                         TaskResult model; prints JSON per id
 
 The Django project (settings module djsettings, Celery app djtasks) is written to a temp dir.
@@ -21,7 +30,7 @@ SECRET_KEY = 'bench'
 INSTALLED_APPS = ['django_celery_results']
 USE_TZ = True
 TIME_ZONE = 'UTC'
-DATABASES = {'default': {'ENGINE': 'django.db.backends.mysql', 'NAME': os.environ['DJ_DB'],
+DATABASES = {'default': {'ENGINE': 'django.db.backends.' + os.environ['DJ_ENGINE'], 'NAME': os.environ['DJ_DB'],
     'USER': os.environ['DJ_DB_USER'], 'HOST': '127.0.0.1', 'PORT': os.environ['DJ_PORT']}}
 CELERY_RESULT_BACKEND = 'django-db'
 CELERY_BROKER_URL = os.environ.get('DJ_BROKER', 'memory://')
@@ -76,6 +85,9 @@ def noop():
     return None
 '''
 
+# The administrative user of each engine: migrate and read connect as it.
+ADMIN = {'mysql': 'root', 'postgresql': 'postgres'}
+
 # The lifecycles, in order; django_traffic_test.go plays the same ones through bench.
 LIFECYCLES = ['roundtrip', 'progress', 'failure', 'polling', 'forget', 'group', 'chord', 'started', 'retry']
 
@@ -86,7 +98,10 @@ def project(a, user):
         f.write(SETTINGS)
     with open(os.path.join(d, 'djtasks.py'), 'w') as f:
         f.write(TASKS)
-    env = dict(os.environ, DJ_DB=a.db, DJ_DB_USER=user, DJ_PORT=str(a.port), DJANGO_SETTINGS_MODULE='djsettings',
+    if user == 'admin':
+        user = ADMIN[a.engine]
+    env = dict(os.environ, DJ_ENGINE=a.engine, DJ_DB=a.db, DJ_DB_USER=user, DJ_PORT=str(a.port),
+               DJANGO_SETTINGS_MODULE='djsettings',
                PYTHONPATH=d, PYTHONDONTWRITEBYTECODE='1')
     if getattr(a, 'broker', None):
         env['DJ_BROKER'] = a.broker
@@ -102,7 +117,7 @@ def setup_django(d, env):
 
 
 def cmd_migrate(a):
-    d, env = project(a, 'root')
+    d, env = project(a, 'admin')
     subprocess.run([sys.executable, '-m', 'django', 'migrate', '-v', '0', 'django_celery_results'], env=env, cwd=d,
                    check=True, timeout=60)
 
@@ -163,8 +178,24 @@ def cmd_run(a):
             pass
 
 
+def cmd_store(a):
+    d, env = project(a, 'djw')
+    setup_django(d, env)
+    import djtasks
+    from celery.app.task import Context
+    # A worker's request has no children yet: meta {"children": []}, as in a task.
+    djtasks.app.backend.store_result(a.ids[0], 5, 'SUCCESS', request=Context(id=a.ids[0], children=[]))
+
+
+def cmd_poll(a):
+    d, env = project(a, 'djc')
+    setup_django(d, env)
+    import djtasks
+    print(json.dumps(djtasks.app.AsyncResult(a.ids[0]).get(timeout=10, interval=0.5)), flush=True)
+
+
 def cmd_read(a):
-    d, env = project(a, 'root')
+    d, env = project(a, 'admin')
     setup_django(d, env)
     import djtasks
     from django_celery_results.models import TaskResult
@@ -182,11 +213,12 @@ def cmd_read(a):
 
 
 ap = argparse.ArgumentParser()
-ap.add_argument('cmd', choices=['migrate', 'run', 'read'])
+ap.add_argument('cmd', choices=['migrate', 'run', 'store', 'poll', 'read'])
+ap.add_argument('--engine', choices=sorted(ADMIN), default='mysql')
 ap.add_argument('--port', type=int, required=True)
 ap.add_argument('--db', required=True)
 ap.add_argument('--broker')
 ap.add_argument('--queue', default='bench-django-' + uuid.uuid4().hex[:8])
 ap.add_argument('ids', nargs='*')
 a = ap.parse_intermixed_args()
-{'migrate': cmd_migrate, 'run': cmd_run, 'read': cmd_read}[a.cmd](a)
+{'migrate': cmd_migrate, 'run': cmd_run, 'store': cmd_store, 'poll': cmd_poll, 'read': cmd_read}[a.cmd](a)

@@ -1,19 +1,32 @@
 package interop
 
-// TestDjangoTraffic checks bench's django-db+mysql:// backend against a real django-celery-results
-// 2.4 backend (Debian's python3-django 3.2, python3-django-celery-results 2.4, python3-mysqldb,
-// python3-celery 5.2.6) on a private MariaDB server (a scratch datadir on a free port, general log
-// on): django_traffic.py runs a prefork worker (DB user djw) and a caller (DB user djc) through the
+// TestDjangoTraffic checks bench's django-db backends against a real django-celery-results 2.4
+// backend (Debian's python3-django 3.2, python3-django-celery-results 2.4, python3-celery 5.2.6),
+// once per server, as subtests:
+//
+//   - mysql: django-db+mysql:// against mysqlclient (python3-mysqldb) on a private MariaDB server
+//     (a scratch datadir on a free port, general log on), broker Redis db 13;
+//   - postgresql: django-db+postgresql:// against psycopg2 (python3-psycopg2) on a private
+//     PostgreSQL 15 cluster (conformance.StartPostgres: log_statement=all, connections and
+//     disconnections logged, server TimeZone Etc/UTC as Debian's initdb sets it), broker Redis db 12;
+//   - postgresql-utc-server: a cluster whose TimeZone is 'UTC' itself, where Django sends no
+//     SET TIME ZONE; one store (as djw) and one read (as djc), Django's and bench's compared.
+//
+// django_traffic.py runs a prefork worker (DB user djw) and a caller (DB user djc) through the
 // lifecycles roundtrip, progress, failure, polling, forget, group (GroupResult save, restore,
 // delete) chord (ChordCounter, two header tasks, the body),
 // started (track_started) and retry (RETRY, then the re-run on a new connection); bench's worker and caller sessions
-// then play the same lifecycles as the same users; the general log's statements are compared per
-// connection, in order, after ids, dates and primary keys are normalised. The normalised stream is
-// kept in testdata/django_traffic.golden (BENCH_UPDATE_GOLDEN=1 rewrites it). Finally Django reads
-// what bench wrote (AsyncResult and the TaskResult model), and bench reads what Django wrote.
+// then play the same lifecycles as the same users; the server log's statements are compared per
+// connection, in order, after the rules in normRules (ids, dates, primary keys, pids) are applied.
+// The normalised stream is kept in testdata/django_traffic.golden (MySQL) and
+// testdata/django_traffic_pg.golden (PostgreSQL); BENCH_UPDATE_GOLDEN=1 rewrites them. Finally
+// Django reads what bench wrote (AsyncResult and the TaskResult model), and bench reads what
+// Django wrote.
 //
-// It skips when the Python packages, mariadbd or Redis (the broker, db 13, a queue of its own) are
+// A subtest skips when its Python driver, its server or Redis (the broker, a queue of its own) are
 // missing; BENCH_REQUIRE_INTEROP=1 or BENCH_REQUIRE_SERVERS=1 make that a failure.
+// BENCH_DJANGO_TRAFFIC_DIR=dir writes each role's streams there, normalised and raw
+// (<engine>-<role>.django, <engine>-<role>.bench, each also with .raw).
 
 import (
 	"context"
@@ -46,10 +59,18 @@ func djangoUnavailable(t *testing.T, format string, args ...any) {
 	unavailable(t, format, args...)
 }
 
+// A djangoServer is a private database server with the django database and its two users, djw
+// (the worker) and djc (the caller), who may create, read, write and delete in it.
+type djangoServer struct {
+	port int
+	// mark is the log's current end; read parses the log from a mark.
+	mark func() int64
+	read func(from int64) []logEntry
+}
+
 // privateMariaDB starts mariadbd on a scratch datadir and a free port with the general log on,
-// creates the django database and its two users, and returns the port and the log's path. The
-// server is stopped when the test ends.
-func privateMariaDB(t *testing.T) (int, string) {
+// creates the django database and its two users. The server is stopped when the test ends.
+func privateMariaDB(t *testing.T) djangoServer {
 	t.Helper()
 	for _, p := range []string{"/usr/sbin/mariadbd", "/usr/bin/mariadb-install-db"} {
 		if _, err := os.Stat(p); err != nil {
@@ -70,7 +91,78 @@ func privateMariaDB(t *testing.T) (int, string) {
 			t.Fatalf("%s: %v", s, err)
 		}
 	}
-	return srv.Port, srv.GeneralLog
+	return djangoServer{
+		port: srv.Port,
+		mark: func() int64 { return logSize(t, srv.GeneralLog) },
+		read: func(from int64) []logEntry { return readLog(t, srv.GeneralLog, from) },
+	}
+}
+
+// privatePostgres starts a PostgreSQL cluster of the test's own (every statement logged) with
+// TimeZone tz, creates the django database, owned by postgres (manage.py migrate runs as
+// postgres, as it runs as root on MySQL), and the login roles djw and djc with every privilege on
+// the tables and sequences postgres creates in its public schema.
+func privatePostgres(t *testing.T, tz string) djangoServer {
+	t.Helper()
+	if _, err := os.Stat(conformance.PostgresBin); err != nil && os.Getenv("BENCH_REQUIRE_SERVERS") != "1" {
+		djangoUnavailable(t, "%s is missing (apt-get install postgresql-15)", conformance.PostgresBin)
+	}
+	srv := conformance.StartPostgres(t, "timezone="+tz)
+	srv.Exec(t, "postgres", "CREATE ROLE djw LOGIN", "CREATE ROLE djc LOGIN", "CREATE DATABASE "+djangoDB)
+	srv.Exec(t, djangoDB,
+		"ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES TO djw, djc",
+		"ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES TO djw, djc")
+	return djangoServer{
+		port: srv.Port,
+		mark: func() int64 { return srv.LogSize(t) },
+		read: func(from int64) []logEntry {
+			// A server process logs its disconnection as it exits, after the client has gone:
+			// wait (up to 5 s) until every connection authorized since the mark has.
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				lines := srv.ReadPostgresLog(t, from)
+				open := map[int]bool{}
+				for _, l := range lines {
+					if l.Level == "LOG" && strings.HasPrefix(l.Text, "connection authorized:") {
+						open[l.PID] = true
+					} else if l.Level == "LOG" && strings.HasPrefix(l.Text, "disconnection:") {
+						delete(open, l.PID)
+					}
+				}
+				if len(open) == 0 || time.Now().After(deadline) {
+					return pgEntries(lines)
+				}
+			}
+		},
+	}
+}
+
+// pgEntries turns PostgreSQL log lines into the general log's shape, one connection per server
+// process: "connection authorized: user=U database=D …" is Connect U@D followed by Authorized
+// with the rest of the message (so an application_name or TLS that psycopg2 does not send would
+// show as a difference), a statement is Query, the
+// disconnection is Disconnect (its session time dropped), and any other message of an
+// authorized connection (an ERROR and its STATEMENT, "could not receive data from client", a
+// WARNING) is kept as LEVEL and text, so it must match too. "connection received" comes before
+// the user is known and is dropped.
+func pgEntries(lines []conformance.PostgresLogLine) []logEntry {
+	var out []logEntry
+	for _, l := range lines {
+		e := logEntry{conn: l.PID, cmd: l.Level, arg: l.Text}
+		switch {
+		case l.Level == "LOG" && strings.HasPrefix(l.Text, "connection received:"):
+			continue
+		case l.Level == "LOG" && strings.HasPrefix(l.Text, "connection authorized:"):
+			e.cmd, e.arg = "Connect", l.User+"@"+l.DB
+			out = append(out, e)
+			e = logEntry{conn: l.PID, cmd: "Authorized", arg: strings.TrimSpace(strings.TrimPrefix(l.Text, "connection authorized:"))}
+		case l.Level == "LOG" && strings.HasPrefix(l.Text, "statement: "):
+			e.cmd, e.arg = "Query", strings.TrimPrefix(l.Text, "statement: ")
+		case l.Level == "LOG" && strings.HasPrefix(l.Text, "disconnection:"):
+			e.cmd, e.arg = "Disconnect", ""
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // logEntry is one general-log command.
@@ -111,12 +203,14 @@ func logSize(t *testing.T, path string) int64 {
 }
 
 // streams groups entries by connection, in the order connections opened, keeping those whose
-// Connect names user; the Connect line itself is kept as "Connect <user>".
+// Connect names user; the Connect line itself is kept as "Connect <user>". A connection ends at
+// its Quit or Disconnect, so a reused connection id (a PostgreSQL pid) starts afresh.
 func streams(entries []logEntry, user string) [][]string {
 	idx := map[int]int{}
 	var out [][]string
 	for _, e := range entries {
 		if e.cmd == "Connect" {
+			delete(idx, e.conn)
 			if strings.HasPrefix(e.arg, user+"@") {
 				idx[e.conn] = len(out)
 				out = append(out, []string{"Connect " + user})
@@ -125,20 +219,33 @@ func streams(entries []logEntry, user string) [][]string {
 		}
 		if i, ok := idx[e.conn]; ok {
 			out[i] = append(out[i], strings.TrimRight(e.cmd+"\t"+e.arg, "\t"))
+			if e.cmd == "Quit" || e.cmd == "Disconnect" {
+				delete(idx, e.conn)
+			}
 		}
 	}
 	return out
 }
 
-var (
-	reUUID = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
-	reDate = regexp.MustCompile(`'20[2-9]\d-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?'`)
-	rePK   = regexp.MustCompile("(`id` = |`id` IN \\()\\d+")
-	rePID  = regexp.MustCompile(`(\\"pid\\": )\d+`)
-)
+// normRules are the normalisations applied to each statement, in order, after task and group ids
+// (UUIDs) are replaced by <id1>, <id2>, … in the order of their first appearance in a role's
+// streams. They are written at the top of each golden file.
+var normRules = []struct {
+	re   *regexp.Regexp
+	repl string
+	what string
+}{
+	{regexp.MustCompile(`'20[2-9]\d-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d{1,6})?(\+00:00)?'`), "'<date>'",
+		"a date literal, MySQL '2026-12-01 22:06:19.914812' or PostgreSQL '2026-12-01T22:08:10.538885+00:00' (the ::timestamptz cast stays), is '<date>'"},
+	{regexp.MustCompile("([`\"]id[`\"] = |[`\"]id[`\"] IN \\()\\d+"), "${1}<pk>",
+		"a primary key in `id` = N, \"id\" = N, `id` IN (N) or \"id\" IN (N) is <pk>"},
+	{regexp.MustCompile(`(\\?"pid\\?": )\d+`), "${1}<pid>",
+		`the worker pid of a STARTED result ("pid": N; \"pid\": N in MySQL's log) is <pid>`},
+}
 
-// normalise replaces task ids by their order of first appearance (<id1>, …), dates by <date> and
-// primary keys by <pk>.
+var reUUID = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+
+// normalise applies the id renumbering and normRules to a role's streams.
 func normalise(conns [][]string) [][]string {
 	ids := map[string]string{}
 	out := make([][]string, len(conns))
@@ -150,13 +257,24 @@ func normalise(conns [][]string) [][]string {
 				}
 				return ids[u]
 			})
-			s = reDate.ReplaceAllString(s, "'<date>'")
-			s = rePK.ReplaceAllString(s, "${1}<pk>")
-			s = rePID.ReplaceAllString(s, "${1}<pid>")
+			for _, r := range normRules {
+				s = r.re.ReplaceAllString(s, r.repl)
+			}
 			out[i] = append(out[i], s)
 		}
 	}
 	return out
+}
+
+// normHeader describes the normalisation, for the golden files and the test log.
+func normHeader() string {
+	var b strings.Builder
+	b.WriteString("# Normalised: task and group ids (UUIDs) are <id1>, <id2>, … in the order of first appearance per role;\n")
+	for _, r := range normRules {
+		b.WriteString("# " + r.what + ";\n")
+	}
+	b.WriteString("# statements are in the server's log order per connection; connections in the order they opened.\n")
+	return b.String()
 }
 
 func render(role string, conns [][]string) string {
@@ -168,6 +286,76 @@ func render(role string, conns [][]string) string {
 		}
 	}
 	return b.String()
+}
+
+// lineDiff is a line diff of want and got (longest common subsequence): lines only in want
+// start with "- ", lines only in got with "+ ", and up to 2 common lines around each change are
+// kept (with "  "); runs of common lines in between are "@@ … @@". A line changed in place (one -
+// then one +) is followed by a "^" line saying from which byte it differs.
+func lineDiff(want, got string) string {
+	a, b := strings.Split(want, "\n"), strings.Split(got, "\n")
+	n, m := len(a), len(b)
+	lcs := make([][]int32, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int32, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	type op struct {
+		kind byte
+		s    string
+	}
+	var ops []op
+	i, j := 0, 0
+	for i < n || j < m {
+		switch {
+		case i < n && j < m && a[i] == b[j]:
+			ops = append(ops, op{' ', a[i]})
+			i, j = i+1, j+1
+		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
+			ops = append(ops, op{'-', a[i]})
+			i++
+		default:
+			ops = append(ops, op{'+', b[j]})
+			j++
+		}
+	}
+	near := func(k int) bool {
+		for d := -2; d <= 2; d++ {
+			if k+d >= 0 && k+d < len(ops) && ops[k+d].kind != ' ' {
+				return true
+			}
+		}
+		return false
+	}
+	var out strings.Builder
+	skipped := 0
+	for k, o := range ops {
+		if o.kind == ' ' && !near(k) {
+			skipped++
+			continue
+		}
+		if skipped > 0 {
+			fmt.Fprintf(&out, "@@ %d common lines @@\n", skipped)
+			skipped = 0
+		}
+		fmt.Fprintf(&out, "%c %s\n", o.kind, o.s)
+		// A changed line (one - then one +): where it changes, since statements are long.
+		if o.kind == '+' && k > 0 && ops[k-1].kind == '-' && (k < 2 || ops[k-2].kind != '-') {
+			out.WriteString(changeAt(ops[k-1].s, o.s))
+		}
+	}
+	if skipped > 0 {
+		fmt.Fprintf(&out, "@@ %d common lines @@\n", skipped)
+	}
+	return out.String()
 }
 
 // benchLifecycles plays django_traffic.py's lifecycles through bench's sessions, with a worker on
@@ -302,28 +490,73 @@ func benchLifecycles(t *testing.T, ctx context.Context, wb, cb backends.Backend)
 	return ids
 }
 
+// A djangoEngine is one server TestDjangoTraffic runs on.
+type djangoEngine struct {
+	name   string // django_traffic.py --engine, and the subtest's name
+	module string // the Python driver Django needs
+	pkg    string // its Debian package
+	scheme string // bench's URL scheme
+	broker string // the Celery broker: a Redis db of its own
+	golden string // under testdata
+	start  func(t *testing.T) djangoServer
+}
+
+// pgEtcUTC is a cluster with TimeZone Etc/UTC, the value Debian's initdb writes on a UTC machine
+// and the one the reference capture saw: Django then sends SET TIME ZONE 'UTC' on every
+// connection, since the reported name is not 'UTC'.
+func pgEtcUTC(t *testing.T) djangoServer { return privatePostgres(t, "Etc/UTC") }
+
+var djangoEngines = []djangoEngine{
+	{"mysql", "MySQLdb", "python3-mysqldb", "django-db+mysql", "redis://127.0.0.1:6379/13", "django_traffic.golden", privateMariaDB},
+	{"postgresql", "psycopg2", "python3-psycopg2", "django-db+postgresql", "redis://127.0.0.1:6379/12", "django_traffic_pg.golden", pgEtcUTC},
+}
+
 func TestDjangoTraffic(t *testing.T) {
 	if testing.Short() && os.Getenv("BENCH_REQUIRE_INTEROP") != "1" {
-		t.Skip("runs a real Celery worker and a private MariaDB; skipped in -short mode")
+		t.Skip("runs a real Celery worker and private MariaDB and PostgreSQL servers; skipped in -short mode")
 	}
-	if out, err := exec.Command(python, "-c", "import django, django_celery_results, MySQLdb, celery, redis").CombinedOutput(); err != nil {
-		djangoUnavailable(t, "needs %s with django, django_celery_results, MySQLdb, celery and redis (apt-get install python3-django python3-django-celery-results python3-mysqldb python3-celery python3-redis): %s",
-			python, head(string(out), 3))
+	t.Log("normalisation rules:\n" + normHeader())
+	for _, e := range djangoEngines {
+		t.Run(e.name, func(t *testing.T) { testDjangoTraffic(t, e) })
+		if e.name == "postgresql" {
+			t.Run("postgresql-utc-server", func(t *testing.T) { testDjangoUTCServer(t, e) })
+		}
+	}
+}
+
+// djangoPrerequisites skips (or fails) t when Python lacks e's modules or Redis is down.
+func djangoPrerequisites(t *testing.T, e djangoEngine) {
+	t.Helper()
+	if out, err := exec.Command(python, "-c", "import django, django_celery_results, celery, redis, "+e.module).CombinedOutput(); err != nil {
+		djangoUnavailable(t, "needs %s with django, django_celery_results, %s, celery and redis (apt-get install python3-django python3-django-celery-results %s python3-celery python3-redis): %s",
+			python, e.module, e.pkg, head(string(out), 3))
 	}
 	if !dialable("127.0.0.1:6379") {
 		djangoUnavailable(t, "Redis (the Celery broker) does not answer on 127.0.0.1:6379")
 	}
+}
+
+func testDjangoTraffic(t *testing.T, e djangoEngine) {
+	djangoPrerequisites(t, e)
 	dir := here(t)
-	port, logFile := privateMariaDB(t)
-	ps := strconv.Itoa(port)
-	common := []string{"--port", ps, "--db", djangoDB}
+	srv := e.start(t)
+	ps := strconv.Itoa(srv.port)
+	common := []string{"--engine", e.name, "--port", ps, "--db", djangoDB}
 	py(t, dir, 0, append([]string{"django_traffic.py", "migrate"}, common...)...)
+	saveDir := os.Getenv("BENCH_DJANGO_TRAFFIC_DIR")
+	save := func(name, s string) {
+		if saveDir != "" {
+			os.WriteFile(filepath.Join(saveDir, e.name+"-"+name), []byte(s), 0o644)
+		}
+	}
 
 	// The real software.
-	from := logSize(t, logFile)
-	out, _ := py(t, dir, 0, append([]string{"django_traffic.py", "run", "--broker", "redis://127.0.0.1:6379/13"}, common...)...)
+	start := time.Now()
+	from := srv.mark()
+	out, _ := py(t, dir, 0, append([]string{"django_traffic.py", "run", "--broker", e.broker}, common...)...)
 	time.Sleep(300 * time.Millisecond)
-	djangoLog := readLog(t, logFile, from)
+	djangoLog := srv.read(from)
+	t.Logf("Django's lifecycles took %.1f s", time.Since(start).Seconds())
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	var djIDs map[string][]string
 	for _, l := range lines {
@@ -334,6 +567,16 @@ func TestDjangoTraffic(t *testing.T) {
 	if djIDs == nil {
 		t.Fatalf("django_traffic.py run printed no ids:\n%s", head(out, 40))
 	}
+	roles := []struct{ name, user string }{{"worker", "djw"}, {"caller", "djc"}}
+	wants := map[string]string{}
+	for _, role := range roles {
+		wants[role.name] = render(role.name, normalise(streams(djangoLog, role.user)))
+		save(role.name+".django", wants[role.name])
+		save(role.name+".django.raw", render(role.name, streams(djangoLog, role.user)))
+		if len(streams(djangoLog, role.user)) == 0 {
+			t.Fatalf("the server logged no connection of %s (Django's %s)", role.user, role.name)
+		}
+	}
 
 	// bench.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -341,7 +584,7 @@ func TestDjangoTraffic(t *testing.T) {
 	open := func(user string) backends.Backend {
 		o := backends.DefaultOptions
 		o.Celery = backends.Celery52
-		b, err := backends.Open(ctx, "django-db+mysql://"+user+"@127.0.0.1:"+ps+"/"+djangoDB, o)
+		b, err := backends.Open(ctx, e.scheme+"://"+user+"@127.0.0.1:"+ps+"/"+djangoDB, o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -349,24 +592,24 @@ func TestDjangoTraffic(t *testing.T) {
 		return b
 	}
 	wb, cb := open("djw"), open("djc")
-	from = logSize(t, logFile)
+	start = time.Now()
+	from = srv.mark()
 	ids := benchLifecycles(t, ctx, wb, cb)
 	time.Sleep(300 * time.Millisecond)
-	benchLog := readLog(t, logFile, from)
+	benchLog := srv.read(from)
+	t.Logf("bench's lifecycles took %.1f s", time.Since(start).Seconds())
 
-	for _, role := range []struct{ name, user string }{{"worker", "djw"}, {"caller", "djc"}} {
-		want := render(role.name, normalise(streams(djangoLog, role.user)))
+	for _, role := range roles {
+		want := wants[role.name]
 		got := render(role.name, normalise(streams(benchLog, role.user)))
+		save(role.name+".bench", got)
+		save(role.name+".bench.raw", render(role.name, streams(benchLog, role.user)))
 		if got != want {
-			if d := os.Getenv("BENCH_DJANGO_TRAFFIC_DIR"); d != "" {
-				os.WriteFile(filepath.Join(d, role.name+".bench"), []byte(got), 0o644)
-				os.WriteFile(filepath.Join(d, role.name+".django"), []byte(want), 0o644)
-			}
-			t.Errorf("bench's %s statements differ from django-celery-results':\n--- bench\n%s\n--- django\n%s", role.name, got, want)
+			t.Errorf("bench's %s statements differ from django-celery-results' on %s (- django, + bench):\n%s", role.name, e.name, lineDiff(want, got))
 		}
 	}
-	golden := filepath.Join(dir, "testdata", "django_traffic.golden")
-	got := render("worker", normalise(streams(benchLog, "djw"))) + render("caller", normalise(streams(benchLog, "djc")))
+	golden := filepath.Join(dir, "testdata", e.golden)
+	got := normHeader() + render("worker", normalise(streams(benchLog, "djw"))) + render("caller", normalise(streams(benchLog, "djc")))
 	if os.Getenv("BENCH_UPDATE_GOLDEN") == "1" {
 		os.MkdirAll(filepath.Dir(golden), 0o755)
 		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
@@ -376,7 +619,7 @@ func TestDjangoTraffic(t *testing.T) {
 	if want, err := os.ReadFile(golden); err != nil {
 		t.Errorf("%v (BENCH_UPDATE_GOLDEN=1 writes it)", err)
 	} else if string(want) != got {
-		t.Errorf("bench's normalised stream differs from %s (BENCH_UPDATE_GOLDEN=1 rewrites it):\n%s", golden, got)
+		t.Errorf("bench's normalised stream differs from %s (BENCH_UPDATE_GOLDEN=1 rewrites it; - golden, + bench):\n%s", golden, lineDiff(string(want), got))
 	}
 	for _, role := range []string{"djw", "djc"} {
 		for i, c := range streams(benchLog, role) {
@@ -439,6 +682,93 @@ func TestDjangoTraffic(t *testing.T) {
 			t.Errorf("%s: Django read %v, want state %s result %v (application/json, utf-8, aware date_done)", name, r, w.state, w.result)
 		}
 	}
+}
+
+// testDjangoUTCServer checks the other branch of Django's PostgreSQL connection set-up: on a
+// server whose TimeZone is the string 'UTC' itself, psycopg2 reports it and Django sends no
+// SET TIME ZONE at all. Django stores one result as djw (app.backend.store_result, in a process
+// of its own) and reads it as djc (AsyncResult.get); bench's worker and caller do the same; each
+// role's statements must match, and Django's must have no SET TIME ZONE.
+func testDjangoUTCServer(t *testing.T, e djangoEngine) {
+	djangoPrerequisites(t, e)
+	dir := here(t)
+	srv := privatePostgres(t, "UTC")
+	ps := strconv.Itoa(srv.port)
+	common := []string{"--engine", e.name, "--port", ps, "--db", djangoDB}
+	py(t, dir, 0, append([]string{"django_traffic.py", "migrate"}, common...)...)
+	djID := "d1a9c0de-0000-4000-8000-000000000001"
+	from := srv.mark()
+	py(t, dir, 0, append([]string{"django_traffic.py", "store", djID}, common...)...)
+	if out, _ := py(t, dir, 0, append([]string{"django_traffic.py", "poll", djID}, common...)...); lastLine(out) != "5" {
+		t.Fatalf("Django read back %q, want 5", out)
+	}
+	djangoLog := srv.read(from)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	o := backends.DefaultOptions
+	o.Celery = backends.Celery52
+	wb, err := backends.Open(ctx, e.scheme+"://djw@127.0.0.1:"+ps+"/"+djangoDB, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wb.Close()
+	cb, err := backends.Open(ctx, e.scheme+"://djc@127.0.0.1:"+ps+"/"+djangoDB, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cb.Close()
+	from = srv.mark()
+	id := "bec1d500-0000-4000-8000-000000000001"
+	w, err := wb.NewWorker(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.StoreResult(ctx, &backends.TaskMeta{TaskID: id, Status: backends.Success, Result: 5, Children: []string{}, DateDone: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	backends.EndTask(ctx, w)
+	w.Close()
+	c, err := cb.NewCaller(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := c.WaitFor(ctx, id, 500*time.Millisecond); err != nil || st != backends.Success {
+		t.Fatalf("WaitFor = %s, %v", st, err)
+	}
+	c.Close()
+	benchLog := srv.read(from)
+
+	for _, role := range []struct{ name, user string }{{"worker", "djw"}, {"caller", "djc"}} {
+		want := render(role.name, normalise(streams(djangoLog, role.user)))
+		got := render(role.name, normalise(streams(benchLog, role.user)))
+		if len(streams(djangoLog, role.user)) == 0 || strings.Contains(want, "SET TIME ZONE") {
+			t.Errorf("Django's %s on a TimeZone=UTC server, want one connection without SET TIME ZONE:\n%s", role.name, want)
+		}
+		if d := os.Getenv("BENCH_DJANGO_TRAFFIC_DIR"); d != "" {
+			os.WriteFile(filepath.Join(d, "postgresql-utc-server-"+role.name+".django"), []byte(want), 0o644)
+			os.WriteFile(filepath.Join(d, "postgresql-utc-server-"+role.name+".bench"), []byte(got), 0o644)
+		}
+		if got != want {
+			t.Errorf("bench's %s statements differ from django-celery-results' on a TimeZone=UTC server (- django, + bench):\n%s", role.name, lineDiff(want, got))
+		}
+	}
+}
+
+// changeAt says where line b first differs from a, with 40 bytes of each from there.
+func changeAt(a, b string) string {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	cut := func(s string) string {
+		s = s[i:]
+		if len(s) > 40 {
+			s = s[:40] + "…"
+		}
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("^ from byte %d: - %s, + %s\n", i, cut(a), cut(b))
 }
 
 func lastLine(s string) string {
