@@ -239,7 +239,11 @@ func TestOpenLoopStall(t *testing.T) {
 	if time.Duration(rt.P999) < stall/2 {
 		t.Errorf("corrected p99.9 = %v: the %v stall does not show", time.Duration(rt.P999), stall)
 	}
-	if time.Duration(un.P999) > stall/4 {
+	// p99.9 of ~2,400 tasks sits between the 2nd and 3rd slowest: the two
+	// in flight saw the whole stall, and on a loaded machine the third (the
+	// backlog draining) can take a few hundred ms; half the stall still
+	// tells "did not see it" from "saw it".
+	if time.Duration(un.P999) > stall/2 {
 		t.Errorf("uncorrected p99.9 = %v: it should not see the stall beyond the tasks in flight", time.Duration(un.P999))
 	}
 	if time.Duration(un.Max) < stall/2 {
