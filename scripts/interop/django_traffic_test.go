@@ -368,8 +368,8 @@ func lineDiff(want, got string) string {
 // benchLifecycles plays django_traffic.py's lifecycles through bench's sessions, with a worker on
 // backend wb (user djw), a caller on backend cb (user djc) and, for extended and cleanup, a worker
 // on backend xb (user djx, Options.ResultExtended). It returns the ids, by lifecycle, and the
-// times just before and after CleanupExpired.
-func benchLifecycles(t *testing.T, ctx context.Context, wb, cb, xb backends.Backend) (ids map[string]string, cleanupFrom, cleanupTo time.Time) {
+// times just before and after CleanupExpired, and the number of rows it deleted.
+func benchLifecycles(t *testing.T, ctx context.Context, wb, cb, xb backends.Backend) (ids map[string]string, cleanupFrom, cleanupTo time.Time, deleted int64) {
 	t.Helper()
 	w, err := wb.NewWorker(ctx, nil)
 	if err != nil {
@@ -526,7 +526,7 @@ func benchLifecycles(t *testing.T, ctx context.Context, wb, cb, xb backends.Back
 		t.Fatal("the django-db backend has no CleanupExpired")
 	}
 	cleanupFrom = time.Now()
-	if _, err := xc.CleanupExpired(ctx, time.Now().Add(-24*time.Hour)); err != nil {
+	if deleted, err = xc.CleanupExpired(ctx, time.Now().Add(-24*time.Hour)); err != nil {
 		t.Fatalf("CleanupExpired: %v", err)
 	}
 	cleanupTo = time.Now()
@@ -534,7 +534,7 @@ func benchLifecycles(t *testing.T, ctx context.Context, wb, cb, xb backends.Back
 	xstore(&backends.TaskMeta{TaskID: id, Status: backends.Success, Result: nil, DateDone: time.Now(),
 		Extended: &backends.Extended{Name: "celery.backend_cleanup", Args: []any{}, Kwargs: pyv.Dict{}, Worker: "djx@bench"}})
 	backends.EndTask(ctx, x)
-	return ids, cleanupFrom, cleanupTo
+	return ids, cleanupFrom, cleanupTo, deleted
 }
 
 // A djangoEngine is one server TestDjangoTraffic runs on.
@@ -591,6 +591,47 @@ func testDjangoTraffic(t *testing.T, e djangoEngine) {
 	common := []string{"--engine", e.name, "--port", ps, "--db", djangoDB}
 	py(t, dir, 0, append([]string{"django_traffic.py", "migrate"}, common...)...)
 	saveDir := os.Getenv("BENCH_DJANGO_TRAFFIC_DIR")
+
+	// Expired rows for each side's cleanup (done 2 days ago), written and checked by the
+	// administrative user, whose connections the comparison leaves out; the lifecycles' own rows
+	// are recent and must survive (Django's are read back after both cleanups).
+	admin := map[string]string{"mysql": "root", "postgresql": "postgres"}[e.name]
+	actx, acancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer acancel()
+	ao := backends.DefaultOptions
+	ao.Celery = backends.Celery52
+	ab, err := backends.Open(actx, e.scheme+"://"+admin+"@127.0.0.1:"+ps+"/"+djangoDB, ao)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ab.Close()
+	aec, ok := backends.AsExpiredCleaner(ab)
+	if !ok {
+		t.Fatal("the django-db backend has no FillExpired")
+	}
+	const expiredRows = 3
+	prefix := map[string]string{"django": "dead0000-0000-4000-8000-", "bench": "dead0001-0000-4000-8000-"}
+	fillExpired := func(side string) {
+		t.Helper()
+		if n, err := aec.FillExpired(actx, prefix[side], expiredRows, time.Now().Add(-48*time.Hour)); err != nil || n != expiredRows {
+			t.Fatalf("FillExpired for %s's cleanup = %d, %v", side, n, err)
+		}
+	}
+	checkExpiredGone := func(side string) {
+		t.Helper()
+		ac, err := ab.NewCaller(actx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ac.Close()
+		for i := 0; i < expiredRows; i++ {
+			id := fmt.Sprintf("%s%012x", prefix[side], i)
+			if m, err := ac.GetTaskMeta(actx, id); err != nil || m.Status != backends.Pending {
+				t.Errorf("%s's cleanup left the expired row %s: %+v, %v", side, id, m, err)
+			}
+		}
+	}
+	fillExpired("django")
 	save := func(name, s string) {
 		if saveDir != "" {
 			os.WriteFile(filepath.Join(saveDir, e.name+"-"+name), []byte(s), 0o644)
@@ -604,6 +645,7 @@ func testDjangoTraffic(t *testing.T, e djangoEngine) {
 	time.Sleep(300 * time.Millisecond)
 	djangoLog := srv.read(from)
 	t.Logf("Django's lifecycles took %.1f s", time.Since(start).Seconds())
+	checkExpiredGone("django")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	var djIDs map[string][]string
 	for _, l := range lines {
@@ -653,10 +695,15 @@ func testDjangoTraffic(t *testing.T, e djangoEngine) {
 	t.Cleanup(func() { xb.Close() })
 	start = time.Now()
 	from = srv.mark()
-	ids, cleanupFrom, cleanupTo := benchLifecycles(t, ctx, wb, cb, xb)
+	fillExpired("bench")
+	ids, cleanupFrom, cleanupTo, deleted := benchLifecycles(t, ctx, wb, cb, xb)
 	time.Sleep(300 * time.Millisecond)
 	benchLog := srv.read(from)
 	t.Logf("bench's lifecycles took %.1f s", time.Since(start).Seconds())
+	if deleted != expiredRows {
+		t.Errorf("bench's CleanupExpired deleted %d rows, want the %d expired ones", deleted, expiredRows)
+	}
+	checkExpiredGone("bench")
 	if c := streams(benchLog, "djx"); len(c) != 3 {
 		t.Errorf("bench's extended worker (djx) opened %d connections, want 3 (extended, CleanupExpired, the cleanup task's store)", len(c))
 	} else {
