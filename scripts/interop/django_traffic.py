@@ -10,8 +10,11 @@ read) is root on MySQL and postgres on PostgreSQL.
   django_traffic.py migrate --port P --db D             manage.py migrate django_celery_results (as admin)
   django_traffic.py run --port P --db D --broker URL    a prefork worker (-c 1, DB user djw) and this
                                                         process as the caller (DB user djc) run the
-                                                        lifecycles in LIFECYCLES, one after another;
-                                                        prints one JSON object {lifecycle: [task ids]}
+                                                        lifecycles in LIFECYCLES, one after another,
+                                                        then a second worker (DB user djx,
+                                                        CELERY_RESULT_EXTENDED=True) those in
+                                                        EXTENDED_LIFECYCLES; prints one JSON object
+                                                        {lifecycle: [task ids]}
   django_traffic.py store --port P --db D ID            as djw, app.backend.store_result(ID, 5, SUCCESS) with a
                                                         request of no children, in this process (a
                                                         worker's store, without a worker)
@@ -39,6 +42,7 @@ CELERY_TASK_SERIALIZER = 'json'
 CELERY_RESULT_SERIALIZER = 'json'
 CELERY_ACCEPT_CONTENT = ['json']
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_RESULT_EXTENDED = os.environ.get('DJ_EXTENDED') == '1'
 '''
 
 TASKS = '''
@@ -90,6 +94,8 @@ ADMIN = {'mysql': 'root', 'postgresql': 'postgres'}
 
 # The lifecycles, in order; django_traffic_test.go plays the same ones through bench.
 LIFECYCLES = ['roundtrip', 'progress', 'failure', 'polling', 'forget', 'group', 'chord', 'started', 'retry']
+# Then, on a second worker (DB user djx, queue <queue>-x, -n djx@bench) with CELERY_RESULT_EXTENDED=True:
+EXTENDED_LIFECYCLES = ['extended', 'cleanup']
 
 
 def project(a, user):
@@ -122,19 +128,26 @@ def cmd_migrate(a):
                    check=True, timeout=60)
 
 
+def start_worker(d, env, name):
+    return subprocess.Popen([sys.executable, '-m', 'celery', '-A', 'djtasks', 'worker', '-P', 'prefork', '-c', '1',
+                             '--without-mingle', '--without-gossip', '--without-heartbeat', '-l', 'WARNING',
+                             '-n', name + '@bench'], env=env, cwd=d, stdin=subprocess.DEVNULL)
+
+
 def cmd_run(a):
     d, env = project(a, 'djw')
-    worker = subprocess.Popen([sys.executable, '-m', 'celery', '-A', 'djtasks', 'worker', '-P', 'prefork', '-c', '1',
-                               '--without-mingle', '--without-gossip', '--without-heartbeat', '-l', 'WARNING',
-                               '-n', 'djw@bench'], env=env, cwd=d, stdin=subprocess.DEVNULL)
+    xqueue = a.queue + '-x'
+    # Both workers start at once (their start-up overlaps); djx's connections begin at its first task.
+    workers = [start_worker(d, env, 'djw'),
+               start_worker(d, dict(env, DJ_DB_USER='djx', DJ_QUEUE=xqueue, DJ_EXTENDED='1'), 'djx')]
     try:
         env['DJ_DB_USER'] = 'djc'
         setup_django(d, env)
         import djtasks
         deadline = time.time() + 30
-        while not djtasks.app.control.ping(timeout=0.5):
-            if time.time() > deadline or worker.poll() is not None:
-                sys.exit('the Celery worker did not answer a ping within 30 s')
+        while len(djtasks.app.control.ping(timeout=0.5)) < len(workers):
+            if time.time() > deadline or any(w.poll() is not None for w in workers):
+                sys.exit('the Celery workers did not both answer a ping within 30 s')
         ids = {}
         # roundtrip: the task is done before the caller's only poll.
         r = djtasks.add.delay(2, 3); time.sleep(1.5); assert r.get(timeout=10) == 5; ids['roundtrip'] = [r.id]
@@ -162,18 +175,25 @@ def cmd_run(a):
         r = djtasks.started_add.delay(2, 3); time.sleep(1.5); assert r.get(timeout=10) == 5; ids['started'] = [r.id]
         # retry: RETRY on the first run, SUCCESS on the re-run 0.5 s later (a new connection).
         r = djtasks.flaky.delay(); time.sleep(2.5); assert r.get(timeout=10) == 'retried-ok'; ids['retry'] = [r.id]
-        time.sleep(0.5)  # the worker's last task_postrun (its connection's Quit)
+        # extended (djx, result_extended): track_started, args (2,) and kwargs {'y': 3}: STARTED, then SUCCESS.
+        r = djtasks.started_add.apply_async((2,), {'y': 3}, queue=xqueue); time.sleep(1.5)
+        assert r.get(timeout=10) == 5; ids['extended'] = [r.id]
+        # cleanup (djx): celery.backend_cleanup as beat sends it; the caller does not read its result.
+        r = djtasks.app.send_task('celery.backend_cleanup', queue=xqueue); ids['cleanup'] = [r.id]
+        time.sleep(1.5)  # the workers' last task_postrun (their connections' Quit)
         print(json.dumps(ids), flush=True)
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        for w in workers:
+            w.terminate()
+        for w in workers:
+            try:
+                w.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                w.kill()
         try:
             import redis
             rc = redis.Redis.from_url(a.broker)
-            rc.delete(a.queue, '_kombu.binding.' + a.queue)
+            rc.delete(a.queue, '_kombu.binding.' + a.queue, xqueue, '_kombu.binding.' + xqueue)
         except Exception:
             pass
 
@@ -208,7 +228,9 @@ def cmd_read(a):
             res = {'exception': type(res).__name__, 'args': list(res.args)}
         out[tid] = {'state': r.state, 'result': res, 'row_status': row.status, 'row_result': row.result,
                     'content_type': row.content_type, 'content_encoding': row.content_encoding,
-                    'meta': row.meta, 'date_done_aware': row.date_done.tzinfo is not None}
+                    'meta': row.meta, 'date_done_aware': row.date_done.tzinfo is not None,
+                    'task_name': row.task_name, 'task_args': row.task_args, 'task_kwargs': row.task_kwargs,
+                    'worker': row.worker, 'periodic_task_name': row.periodic_task_name}
     print(json.dumps(out), flush=True)
 
 

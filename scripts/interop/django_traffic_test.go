@@ -15,8 +15,12 @@ package interop
 // django_traffic.py runs a prefork worker (DB user djw) and a caller (DB user djc) through the
 // lifecycles roundtrip, progress, failure, polling, forget, group (GroupResult save, restore,
 // delete) chord (ChordCounter, two header tasks, the body),
-// started (track_started) and retry (RETRY, then the re-run on a new connection); bench's worker and caller sessions
-// then play the same lifecycles as the same users; the server log's statements are compared per
+// started (track_started) and retry (RETRY, then the re-run on a new connection); a second worker
+// (DB user djx, CELERY_RESULT_EXTENDED=True, -n djx@bench) then runs extended (a track_started
+// task with args (2,) and kwargs {'y': 3}) and cleanup (celery.backend_cleanup, result_expires 1
+// day; each DELETE's cutoff is checked to be 1 day before it ran). bench's worker and caller
+// sessions, and a worker on a ResultExtended backend as djx (CleanupExpired for cleanup), then
+// play the same lifecycles as the same users; the server log's statements are compared per
 // connection, in order, after the rules in normRules (ids, dates, primary keys, pids) are applied.
 // The normalised stream is kept in testdata/django_traffic.golden (MySQL) and
 // testdata/django_traffic_pg.golden (PostgreSQL); BENCH_UPDATE_GOLDEN=1 rewrites them. Finally
@@ -85,8 +89,8 @@ func privateMariaDB(t *testing.T) djangoServer {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	for _, s := range []string{"CREATE DATABASE " + djangoDB, "CREATE USER djw@'%'", "CREATE USER djc@'%'",
-		"GRANT ALL ON " + djangoDB + ".* TO djw@'%'", "GRANT ALL ON " + djangoDB + ".* TO djc@'%'"} {
+	for _, s := range []string{"CREATE DATABASE " + djangoDB, "CREATE USER djw@'%'", "CREATE USER djc@'%'", "CREATE USER djx@'%'",
+		"GRANT ALL ON " + djangoDB + ".* TO djw@'%'", "GRANT ALL ON " + djangoDB + ".* TO djc@'%'", "GRANT ALL ON " + djangoDB + ".* TO djx@'%'"} {
 		if _, err := db.ExecContext(ctx, s); err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
@@ -108,10 +112,10 @@ func privatePostgres(t *testing.T, tz string) djangoServer {
 		djangoUnavailable(t, "%s is missing (apt-get install postgresql-15)", conformance.PostgresBin)
 	}
 	srv := conformance.StartPostgres(t, "timezone="+tz)
-	srv.Exec(t, "postgres", "CREATE ROLE djw LOGIN", "CREATE ROLE djc LOGIN", "CREATE DATABASE "+djangoDB)
+	srv.Exec(t, "postgres", "CREATE ROLE djw LOGIN", "CREATE ROLE djc LOGIN", "CREATE ROLE djx LOGIN", "CREATE DATABASE "+djangoDB)
 	srv.Exec(t, djangoDB,
-		"ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES TO djw, djc",
-		"ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES TO djw, djc")
+		"ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES TO djw, djc, djx",
+		"ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES TO djw, djc, djx")
 	return djangoServer{
 		port: srv.Port,
 		mark: func() int64 { return srv.LogSize(t) },
@@ -274,6 +278,9 @@ func normHeader() string {
 		b.WriteString("# " + r.what + ";\n")
 	}
 	b.WriteString("# statements are in the server's log order per connection; connections in the order they opened.\n")
+	b.WriteString("# extended-worker (djx): bench's connections 2 and 3, CleanupExpired's and the store of celery.backend_cleanup's own result,\n" +
+		"#   are joined into one (the first without its Quit/Disconnect, the second without its Connect and set-up), since a real\n" +
+		"#   worker runs both on the cleanup task's connection; the test checks bench opened 3 djx connections and Django 2.\n")
 	return b.String()
 }
 
@@ -359,8 +366,10 @@ func lineDiff(want, got string) string {
 }
 
 // benchLifecycles plays django_traffic.py's lifecycles through bench's sessions, with a worker on
-// backend w (user djw) and a caller on backend c (user djc). It returns the ids, by lifecycle.
-func benchLifecycles(t *testing.T, ctx context.Context, wb, cb backends.Backend) map[string]string {
+// backend wb (user djw), a caller on backend cb (user djc) and, for extended and cleanup, a worker
+// on backend xb (user djx, Options.ResultExtended). It returns the ids, by lifecycle, and the
+// times just before and after CleanupExpired, and the number of rows it deleted.
+func benchLifecycles(t *testing.T, ctx context.Context, wb, cb, xb backends.Backend) (ids map[string]string, cleanupFrom, cleanupTo time.Time, deleted int64) {
 	t.Helper()
 	w, err := wb.NewWorker(ctx, nil)
 	if err != nil {
@@ -372,7 +381,7 @@ func benchLifecycles(t *testing.T, ctx context.Context, wb, cb backends.Backend)
 		t.Fatal(err)
 	}
 	defer c.Close()
-	ids := map[string]string{}
+	ids = map[string]string{}
 	n := 0
 	newID := func(name string) string {
 		n++
@@ -487,7 +496,45 @@ func benchLifecycles(t *testing.T, ctx context.Context, wb, cb backends.Backend)
 	store(&backends.TaskMeta{TaskID: id, Status: backends.Success, Result: "retried-ok", ParentID: id, DateDone: time.Now()})
 	end()
 	wait(id, backends.Success)
-	return ids
+
+	// result_extended, on djx: started_add.apply_async((2,), {'y': 3}) with track_started.
+	x, err := xb.NewWorker(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	xstore := func(m *backends.TaskMeta) {
+		t.Helper()
+		if m.Children == nil {
+			m.Children = []string{}
+		}
+		if err := x.StoreResult(ctx, m); err != nil {
+			t.Fatalf("StoreResult (extended) %s: %v", m.Status, err)
+		}
+	}
+	id = newID("extended")
+	ext := &backends.Extended{Name: "djtasks.started_add", Args: []any{2}, Kwargs: pyv.Dict{{Key: "y", Value: 3}}, Worker: "djx@bench"}
+	xstore(&backends.TaskMeta{TaskID: id, Status: backends.Started, Result: pyv.Dict{{Key: "pid", Value: 4242}, {Key: "hostname", Value: "djx@bench"}}, Extended: ext})
+	xstore(&backends.TaskMeta{TaskID: id, Status: backends.Success, Result: 5, DateDone: time.Now(), Extended: ext})
+	backends.EndTask(ctx, x)
+	wait(id, backends.Success)
+
+	// cleanup, on djx: CleanupExpired with result_expires (1 day), then the store of
+	// celery.backend_cleanup's own result, which a real worker does at the task's end.
+	xc, ok := backends.AsExpiredCleaner(xb)
+	if !ok {
+		t.Fatal("the django-db backend has no CleanupExpired")
+	}
+	cleanupFrom = time.Now()
+	if deleted, err = xc.CleanupExpired(ctx, time.Now().Add(-24*time.Hour)); err != nil {
+		t.Fatalf("CleanupExpired: %v", err)
+	}
+	cleanupTo = time.Now()
+	id = newID("cleanup")
+	xstore(&backends.TaskMeta{TaskID: id, Status: backends.Success, Result: nil, DateDone: time.Now(),
+		Extended: &backends.Extended{Name: "celery.backend_cleanup", Args: []any{}, Kwargs: pyv.Dict{}, Worker: "djx@bench"}})
+	backends.EndTask(ctx, x)
+	return ids, cleanupFrom, cleanupTo, deleted
 }
 
 // A djangoEngine is one server TestDjangoTraffic runs on.
@@ -544,6 +591,47 @@ func testDjangoTraffic(t *testing.T, e djangoEngine) {
 	common := []string{"--engine", e.name, "--port", ps, "--db", djangoDB}
 	py(t, dir, 0, append([]string{"django_traffic.py", "migrate"}, common...)...)
 	saveDir := os.Getenv("BENCH_DJANGO_TRAFFIC_DIR")
+
+	// Expired rows for each side's cleanup (done 2 days ago), written and checked by the
+	// administrative user, whose connections the comparison leaves out; the lifecycles' own rows
+	// are recent and must survive (Django's are read back after both cleanups).
+	admin := map[string]string{"mysql": "root", "postgresql": "postgres"}[e.name]
+	actx, acancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer acancel()
+	ao := backends.DefaultOptions
+	ao.Celery = backends.Celery52
+	ab, err := backends.Open(actx, e.scheme+"://"+admin+"@127.0.0.1:"+ps+"/"+djangoDB, ao)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ab.Close()
+	aec, ok := backends.AsExpiredCleaner(ab)
+	if !ok {
+		t.Fatal("the django-db backend has no FillExpired")
+	}
+	const expiredRows = 3
+	prefix := map[string]string{"django": "dead0000-0000-4000-8000-", "bench": "dead0001-0000-4000-8000-"}
+	fillExpired := func(side string) {
+		t.Helper()
+		if n, err := aec.FillExpired(actx, prefix[side], expiredRows, time.Now().Add(-48*time.Hour)); err != nil || n != expiredRows {
+			t.Fatalf("FillExpired for %s's cleanup = %d, %v", side, n, err)
+		}
+	}
+	checkExpiredGone := func(side string) {
+		t.Helper()
+		ac, err := ab.NewCaller(actx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ac.Close()
+		for i := 0; i < expiredRows; i++ {
+			id := fmt.Sprintf("%s%012x", prefix[side], i)
+			if m, err := ac.GetTaskMeta(actx, id); err != nil || m.Status != backends.Pending {
+				t.Errorf("%s's cleanup left the expired row %s: %+v, %v", side, id, m, err)
+			}
+		}
+	}
+	fillExpired("django")
 	save := func(name, s string) {
 		if saveDir != "" {
 			os.WriteFile(filepath.Join(saveDir, e.name+"-"+name), []byte(s), 0o644)
@@ -557,6 +645,7 @@ func testDjangoTraffic(t *testing.T, e djangoEngine) {
 	time.Sleep(300 * time.Millisecond)
 	djangoLog := srv.read(from)
 	t.Logf("Django's lifecycles took %.1f s", time.Since(start).Seconds())
+	checkExpiredGone("django")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	var djIDs map[string][]string
 	for _, l := range lines {
@@ -567,8 +656,12 @@ func testDjangoTraffic(t *testing.T, e djangoEngine) {
 	if djIDs == nil {
 		t.Fatalf("django_traffic.py run printed no ids:\n%s", head(out, 40))
 	}
-	roles := []struct{ name, user string }{{"worker", "djw"}, {"caller", "djc"}}
+	roles := []struct{ name, user string }{{"worker", "djw"}, {"caller", "djc"}, {"extended-worker", "djx"}}
 	wants := map[string]string{}
+	if n := len(streams(djangoLog, "djx")); n != 2 {
+		t.Errorf("Django's extended worker (djx) opened %d connections, want 2 (extended, cleanup)", n)
+	}
+	checkDjangoCutoffs(t, streams(djangoLog, "djx"))
 	for _, role := range roles {
 		wants[role.name] = render(role.name, normalise(streams(djangoLog, role.user)))
 		save(role.name+".django", wants[role.name])
@@ -592,24 +685,51 @@ func testDjangoTraffic(t *testing.T, e djangoEngine) {
 		return b
 	}
 	wb, cb := open("djw"), open("djc")
+	xo := backends.DefaultOptions
+	xo.Celery = backends.Celery52
+	xo.ResultExtended = true
+	xb, err := backends.Open(ctx, e.scheme+"://djx@127.0.0.1:"+ps+"/"+djangoDB, xo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { xb.Close() })
 	start = time.Now()
 	from = srv.mark()
-	ids := benchLifecycles(t, ctx, wb, cb)
+	fillExpired("bench")
+	ids, cleanupFrom, cleanupTo, deleted := benchLifecycles(t, ctx, wb, cb, xb)
 	time.Sleep(300 * time.Millisecond)
 	benchLog := srv.read(from)
 	t.Logf("bench's lifecycles took %.1f s", time.Since(start).Seconds())
+	if deleted != expiredRows {
+		t.Errorf("bench's CleanupExpired deleted %d rows, want the %d expired ones", deleted, expiredRows)
+	}
+	checkExpiredGone("bench")
+	if c := streams(benchLog, "djx"); len(c) != 3 {
+		t.Errorf("bench's extended worker (djx) opened %d connections, want 3 (extended, CleanupExpired, the cleanup task's store)", len(c))
+	} else {
+		checkBenchCutoffs(t, c, cleanupFrom, cleanupTo)
+	}
+	benchStreams := func(user string) [][]string {
+		if user == "djx" {
+			return mergeCleanup(streams(benchLog, user))
+		}
+		return streams(benchLog, user)
+	}
 
 	for _, role := range roles {
 		want := wants[role.name]
-		got := render(role.name, normalise(streams(benchLog, role.user)))
+		got := render(role.name, normalise(benchStreams(role.user)))
 		save(role.name+".bench", got)
-		save(role.name+".bench.raw", render(role.name, streams(benchLog, role.user)))
+		save(role.name+".bench.raw", render(role.name, benchStreams(role.user)))
 		if got != want {
 			t.Errorf("bench's %s statements differ from django-celery-results' on %s (- django, + bench):\n%s", role.name, e.name, lineDiff(want, got))
 		}
 	}
 	golden := filepath.Join(dir, "testdata", e.golden)
-	got := normHeader() + render("worker", normalise(streams(benchLog, "djw"))) + render("caller", normalise(streams(benchLog, "djc")))
+	got := normHeader()
+	for _, role := range roles {
+		got += render(role.name, normalise(benchStreams(role.user)))
+	}
 	if os.Getenv("BENCH_UPDATE_GOLDEN") == "1" {
 		os.MkdirAll(filepath.Dir(golden), 0o755)
 		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
@@ -621,7 +741,7 @@ func testDjangoTraffic(t *testing.T, e djangoEngine) {
 	} else if string(want) != got {
 		t.Errorf("bench's normalised stream differs from %s (BENCH_UPDATE_GOLDEN=1 rewrites it; - golden, + bench):\n%s", golden, lineDiff(string(want), got))
 	}
-	for _, role := range []string{"djw", "djc"} {
+	for _, role := range []string{"djw", "djc", "djx"} {
 		for i, c := range streams(benchLog, role) {
 			t.Logf("bench %s connection %d: %d statements", role, i+1, queries(c))
 		}
@@ -641,6 +761,7 @@ func testDjangoTraffic(t *testing.T, e djangoEngine) {
 		"progress":  {backends.Success, "done"},
 		"failure":   {backends.Failure, "[{exc_type ValueError} {exc_message [boom!]} {exc_module builtins}]"},
 		"polling":   {backends.Success, "ok"},
+		"extended":  {backends.Success, "5"},
 	} {
 		m, err := rc.GetTaskMeta(ctx, djIDs[name][0])
 		if err != nil || m.Status != want.state || fmt.Sprint(m.Result) != want.result || m.DateDone.IsZero() {
@@ -650,7 +771,7 @@ func testDjangoTraffic(t *testing.T, e djangoEngine) {
 
 	// Django reads what bench wrote.
 	args := append([]string{"django_traffic.py", "read"}, common...)
-	for _, name := range []string{"roundtrip", "progress", "failure", "polling", "header1", "body", "started", "retry"} {
+	for _, name := range []string{"roundtrip", "progress", "failure", "polling", "header1", "body", "started", "retry", "extended"} {
 		args = append(args, ids[name])
 	}
 	out, _ = py(t, dir, 0, args...)
@@ -670,6 +791,7 @@ func testDjangoTraffic(t *testing.T, e djangoEngine) {
 		"body":      {"SUCCESS", 6.0},
 		"started":   {"SUCCESS", 5.0},
 		"retry":     {"SUCCESS", "retried-ok"},
+		"extended":  {"SUCCESS", 5.0},
 	}
 	for name, w := range want {
 		r := read[ids[name]]
@@ -682,6 +804,115 @@ func testDjangoTraffic(t *testing.T, e djangoEngine) {
 			t.Errorf("%s: Django read %v, want state %s result %v (application/json, utf-8, aware date_done)", name, r, w.state, w.result)
 		}
 	}
+	// The extended columns, as Django's TaskResult model reads them back.
+	if r, want := read[ids["extended"]], map[string]any{"task_name": "djtasks.started_add", "task_args": "\"(2,)\"",
+		"task_kwargs": "\"{'y': 3}\"", "worker": "djx@bench", "periodic_task_name": nil}; r != nil {
+		for k, v := range want {
+			if r[k] != v {
+				t.Errorf("extended: Django read %s = %#v from bench's row, want %#v", k, r[k], v)
+			}
+		}
+	}
+}
+
+// reCutoff is the cutoff of a delete_expired DELETE, with its date literal.
+var reCutoff = regexp.MustCompile(`^Query\tDELETE FROM .*date_done[` + "`" + `"] < '([^']+)'`)
+
+// cutoffs returns the date_done cutoffs of the DELETEs in connection c.
+func cutoffs(t *testing.T, c []string) []time.Time {
+	t.Helper()
+	var out []time.Time
+	for _, s := range c {
+		if m := reCutoff.FindStringSubmatch(s); m != nil {
+			out = append(out, parseDateLiteral(t, m[1]))
+		}
+	}
+	return out
+}
+
+// parseDateLiteral parses a MySQL ('2026-12-01 22:06:19.914812', naive UTC) or PostgreSQL
+// ('2026-12-01T22:08:10.538885+00:00') date literal.
+func parseDateLiteral(t *testing.T, s string) time.Time {
+	t.Helper()
+	for _, layout := range []string{"2006-01-02 15:04:05.999999", "2006-01-02T15:04:05.999999-07:00"} {
+		if d, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return d
+		}
+	}
+	t.Fatalf("unparsable date literal %q", s)
+	return time.Time{}
+}
+
+// resultExpires is Celery's default result_expires.
+const resultExpires = 24 * time.Hour
+
+// checkDjangoCutoffs checks that Django's cleanup connection (djx's second) deletes from both
+// tables with a cutoff result_expires before it ran: at most 2 s before the date_created that
+// the cleanup task's own result, stored next on that connection, carries.
+func checkDjangoCutoffs(t *testing.T, conns [][]string) {
+	t.Helper()
+	if len(conns) < 2 {
+		return
+	}
+	c := conns[len(conns)-1]
+	cs := cutoffs(t, c)
+	var stored time.Time
+	for _, s := range c {
+		if strings.HasPrefix(s, "Query\tINSERT INTO ") {
+			if m := regexp.MustCompile(`'(20\d\d-[^']+)'`).FindStringSubmatch(s); m != nil {
+				stored = parseDateLiteral(t, m[1])
+			}
+		}
+	}
+	if len(cs) != 2 || stored.IsZero() {
+		t.Errorf("Django's cleanup connection: %d DELETE cutoffs and stored date %v, want 2 and the cleanup task's result:\n%s", len(cs), stored, strings.Join(c, "\n"))
+		return
+	}
+	for i, cut := range cs {
+		if ran := cut.Add(resultExpires); ran.After(stored) || stored.Sub(ran) > 2*time.Second || (i > 0 && cut.Before(cs[i-1])) {
+			t.Errorf("Django's cleanup cutoff %d is %s: + result_expires (%s) = %s, want within 2 s before the cleanup task's result (%s)", i+1, cut, resultExpires, ran, stored)
+		}
+	}
+	t.Logf("Django's cleanup cutoffs: %s, %s (its result stored at %s)", cs[0].Format(time.RFC3339Nano), cs[1].Format(time.RFC3339Nano), stored.Format(time.RFC3339Nano))
+}
+
+// checkBenchCutoffs checks that bench's CleanupExpired connection (djx's second) deletes from
+// both tables with the cutoff result_expires before the call (between from and to).
+func checkBenchCutoffs(t *testing.T, conns [][]string, from, to time.Time) {
+	t.Helper()
+	if len(conns) < 2 {
+		return
+	}
+	cs := cutoffs(t, conns[1])
+	if len(cs) != 2 {
+		t.Errorf("bench's CleanupExpired connection has %d DELETE cutoffs, want 2:\n%s", len(cs), strings.Join(conns[1], "\n"))
+	}
+	for i, cut := range cs {
+		if ran := cut.Add(resultExpires); ran.Before(from.Truncate(time.Microsecond)) || ran.After(to) {
+			t.Errorf("bench's cleanup cutoff %d is %s: + result_expires (%s) = %s, want between %s and %s (the CleanupExpired call)", i+1, cut, resultExpires, ran, from.UTC(), to.UTC())
+		}
+	}
+}
+
+// mergeCleanup joins bench's CleanupExpired connection (djx's second) and the next one (the
+// store of the cleanup task's own result) into one, as a real worker runs both on the task's
+// connection: the first loses its Quit/Disconnect, the second its Connect and set-up (every
+// line before its first statement naming a django_celery_results table). The test checks
+// beforehand that bench opened three connections.
+func mergeCleanup(conns [][]string) [][]string {
+	if len(conns) != 3 {
+		return conns
+	}
+	a, b := conns[1], conns[2]
+	if n := len(a); n > 0 && (a[n-1] == "Quit" || a[n-1] == "Disconnect") {
+		a = a[:n-1]
+	}
+	i := 0
+	for i < len(b) && !strings.Contains(b[i], "django_celery_results_") {
+		i++
+	}
+	merged := append(append([]string{}, a...), b[i:]...)
+	return [][]string{conns[0], merged}
 }
 
 // testDjangoUTCServer checks the other branch of Django's PostgreSQL connection set-up: on a
