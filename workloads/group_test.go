@@ -161,8 +161,11 @@ func TestCleanupServers(t *testing.T) {
 	run := func(t *testing.T, rawURL string) (backends.Backend, map[string]int64) {
 		seed := nextSeed()
 		b := openGroupTest(t, rawURL, backends.DefaultOptions, seed)
-		w := &cleanup{expired: 20000, after: 300 * time.Millisecond}
-		o := RunOptions{Callers: 4, Workers: 2, Duration: 1500 * time.Millisecond, Seed: seed,
+		// The pre-fill must end inside the window for the cleanup to run:
+		// 5,000 rows take about 0.2 s here, and CI's parallel packages
+		// have made 20,000 take longer than a 1.5 s window.
+		w := &cleanup{expired: 5000, after: 300 * time.Millisecond}
+		o := RunOptions{Callers: 4, Workers: 2, Duration: 2500 * time.Millisecond, Seed: seed,
 			PollInterval: 50 * time.Millisecond, TaskTimeout: 10 * time.Second, ResultSizes: FixedSize(8)}
 		oc, err := Run(context.Background(), w, b, o)
 		if err != nil {
