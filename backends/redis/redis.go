@@ -311,12 +311,13 @@ func ctxCause(ctx context.Context, err error) error {
 // it takes as its first; later connections (after an error) are dialled
 // with b.dial.
 //
-// go-redis v9.23 sends "hello 2" on every new connection even with
+// go-redis v9 sends "hello 2" on every new connection even with
 // Protocol 2, which redis-py never does; the connection's first write is
 // answered locally with an error reply instead (helloShim), so go-redis
 // carries on in RESP2 exactly as against a server without HELLO. Identity
-// (CLIENT SETINFO), retries, the separate pipeline pool and maintenance
-// notifications are off; pipelines therefore run on the one connection.
+// (CLIENT SETINFO), retries and maintenance notifications are off, and the
+// pool holds one connection, which pipelines share (v9.19 has no separate
+// pipeline pool; v9.23 would need PipelinePoolSize: -1 for the same).
 func (b *backend) newClient(first *conn) client { return b.newClientDial(first, b.dial) }
 
 // newClientDial is newClient opening its connections (all but first) with
@@ -348,7 +349,6 @@ func (b *backend) newClientDial(first *conn, dial func(context.Context) (*conn, 
 		DisableIdentity:          true,
 		PoolSize:                 1,
 		MaxIdleConns:             1,
-		PipelinePoolSize:         -1,
 		MaxRetries:               -1,
 		DialerRetries:            1,
 		DialTimeout:              b.connectTimeout,
