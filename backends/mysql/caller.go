@@ -10,6 +10,7 @@ import (
 	"github.com/celery-bench/bench/backends"
 	"github.com/celery-bench/bench/backends/codec/pickle"
 	"github.com/celery-bench/bench/backends/codec/pyjson"
+	"github.com/celery-bench/bench/backends/sqla"
 )
 
 var _ backends.Caller = (*caller)(nil)
@@ -44,12 +45,9 @@ func (b *backend) NewCaller(ctx context.Context, obs backends.Observer) (backend
 		c.s = p
 		return c, nil
 	}
-	s := &nullpool{b: b}
-	if b.createAtSetup() {
-		if err := nullOnce(ctx, b, true, b.createAll); err != nil {
-			return nil, err
-		}
-		s.prepared = true
+	s, err := sqla.NewNullPool(ctx, b.engine)
+	if err != nil {
+		return nil, err
 	}
 	c.s = s
 	return c, nil
@@ -63,7 +61,7 @@ func (c *caller) OnTaskCall(ctx context.Context, taskID string) error { return n
 func (c *caller) Release(ctx context.Context, taskID string) error { return nil }
 
 func (c *caller) Close() error {
-	c.s.close()
+	c.s.Close()
 	return nil
 }
 
@@ -115,7 +113,7 @@ func (c *caller) GetTaskMeta(ctx context.Context, taskID string) (*backends.Task
 // m is nil.
 func (c *caller) get(ctx context.Context, taskID string, m *backends.TaskMeta) error {
 	start := time.Now()
-	err := c.s.do(ctx, func(ctx context.Context, cn *conn) error {
+	err := c.s.Do(ctx, func(ctx context.Context, cn *conn) error {
 		return c.read(ctx, cn, taskID, m)
 	})
 	c.obs.Observe(backends.OpGetTaskMeta, start, time.Since(start), err)
@@ -205,7 +203,7 @@ func decodeRow(m *backends.TaskMeta, taskID string, found bool, row []driver.Val
 // Forget is _forget: a DELETE by task id, committed.
 func (c *caller) Forget(ctx context.Context, taskID string) error {
 	start := time.Now()
-	err := c.s.do(ctx, func(ctx context.Context, cn *conn) error {
+	err := c.s.Do(ctx, func(ctx context.Context, cn *conn) error {
 		s := append(cn.sql[:0], "DELETE FROM celery_taskmeta WHERE celery_taskmeta.task_id = "...)
 		cn.sql = appendString(s, taskID, c.b.dialect.noBackslash)
 		if _, err := cn.execSQL(ctx); err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/celery-bench/bench/backends"
+	"github.com/celery-bench/bench/backends/sqla"
 )
 
 // conn is one client connection, driven below database/sql: every statement
@@ -17,17 +18,14 @@ import (
 //
 // A conn is used by one goroutine at a time.
 type conn struct {
-	b      *backend
-	dc     driver.Conn
-	ex     driver.ExecerContext
-	qu     driver.QueryerContext
-	pi     driver.Pinger
-	va     driver.Validator
-	id     uint64    // for the statement hook
-	opened time.Time // for pool_recycle
-	// fresh is SQLAlchemy's _ConnectionRecord.fresh: the connection has not
-	// been checked out yet, so pool_pre_ping does not ping it.
-	fresh bool
+	b   *backend
+	dc  driver.Conn
+	ex  driver.ExecerContext
+	qu  driver.QueryerContext
+	pi  driver.Pinger
+	va  driver.Validator
+	id  uint64      // for the statement hook
+	rec sqla.Record // the pool's: when opened, whether checked out yet
 
 	sql   []byte         // the statement being built
 	arena []byte         // the bytes of the last row read by query
@@ -52,7 +50,7 @@ func (b *backend) dial(ctx context.Context, admin bool) (*conn, error) {
 	if err != nil {
 		return nil, b.connectError(ctx, dctx, err)
 	}
-	c := &conn{b: b, dc: dc, id: connSeq.Add(1), opened: time.Now(), fresh: true}
+	c := &conn{b: b, dc: dc, id: connSeq.Add(1), rec: sqla.Record{Opened: time.Now(), Fresh: true}}
 	var ok1, ok2, ok3, ok4 bool
 	c.ex, ok1 = dc.(driver.ExecerContext)
 	c.qu, ok2 = dc.(driver.QueryerContext)

@@ -51,7 +51,7 @@ func (c *caller) SaveGroup(ctx context.Context, groupID string, taskIDs []string
 		return fmt.Errorf("mysql: save_group %s: pickling: %w", groupID, err)
 	}
 	start := time.Now()
-	err = c.s.do(ctx, func(ctx context.Context, cn *conn) error {
+	err = c.s.Do(ctx, func(ctx context.Context, cn *conn) error {
 		b := c.b
 		nb := b.dialect.noBackslash
 		var id int64
@@ -87,7 +87,7 @@ func (c *caller) SaveGroup(ctx context.Context, groupID string, taskIDs []string
 func (c *caller) RestoreGroup(ctx context.Context, groupID string) ([]string, error) {
 	var ids []string
 	start := time.Now()
-	err := c.s.do(ctx, func(ctx context.Context, cn *conn) error {
+	err := c.s.Do(ctx, func(ctx context.Context, cn *conn) error {
 		ids = nil
 		s := append(cn.sql[:0], selectGroupPrefix...)
 		s = appendString(s, groupID, c.b.dialect.noBackslash)
@@ -120,7 +120,7 @@ func groupIDsOf(v driver.Value) []string {
 // DeleteGroup is _delete_group: DELETE, COMMIT, and the pool's ROLLBACK.
 func (c *caller) DeleteGroup(ctx context.Context, groupID string) error {
 	start := time.Now()
-	err := c.s.do(ctx, func(ctx context.Context, cn *conn) error {
+	err := c.s.Do(ctx, func(ctx context.Context, cn *conn) error {
 		s := append(cn.sql[:0], deleteGroupPrefix...)
 		cn.sql = appendString(s, groupID, c.b.dialect.noBackslash)
 		if _, err := cn.execSQL(ctx); err != nil {
@@ -169,7 +169,7 @@ func (u *unlocker) ChordUnlock(ctx context.Context, memberIDs []string) (bool, e
 	var err error
 	for _, id := range memberIDs {
 		var st backends.State
-		err = u.p.do(ctx, func(ctx context.Context, cn *conn) error {
+		err = u.p.Do(ctx, func(ctx context.Context, cn *conn) error {
 			n := nBaseColumns
 			if u.b.opts.ResultExtended {
 				n = nExtendedColumns
@@ -197,6 +197,6 @@ func (u *unlocker) ChordUnlock(ctx context.Context, memberIDs []string) (bool, e
 }
 
 func (u *unlocker) Close() error {
-	u.p.close()
+	u.p.Close()
 	return nil
 }

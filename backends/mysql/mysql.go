@@ -31,6 +31,7 @@ import (
 
 	"github.com/celery-bench/bench/backends"
 	"github.com/celery-bench/bench/backends/codec/pickle"
+	"github.com/celery-bench/bench/backends/sqla"
 )
 
 func init() {
@@ -55,7 +56,8 @@ type backend struct {
 	adminConnector driver.Connector // to the server, no database
 	server         backends.ServerInfo
 	dialect        dialect
-	setNames       string // "SET NAMES utf8mb4"
+	engine         *sqla.Engine[*conn] // the sessions' life (package sqla)
+	setNames       string              // "SET NAMES utf8mb4"
 
 	// Statements of the create_all check, fixed per database.
 	hasTable    [2]string
@@ -113,6 +115,7 @@ func openBackend(ctx context.Context, u *url.URL, o backends.Options) (*backend,
 	b.dialect = newDialect(version, mode)
 	b.server = backends.ServerInfo{Product: b.dialect.product(), Version: version}
 	b.initSchema()
+	b.engine = b.newEngine()
 	return b, nil
 }
 
@@ -138,11 +141,7 @@ func (b *backend) Close() error { return nil }
 
 // createAtSetup: database_create_tables_at_setup (5.5+) runs create_all
 // when the backend is set up, not at the first operation.
-func (b *backend) createAtSetup() bool { return b.opts.Celery.AtLeast(5, 5) }
-
-// prePing: pool_pre_ping=True and pool_recycle=3600 by default (5.6.3);
-// dispose the engine on a retryable error (5.6.3).
-func (b *backend) prePing() bool { return b.opts.Celery.AtLeast(5, 6) }
+func (b *backend) createAtSetup() bool { return b.engine.CreateAtSetup() }
 
 // awareDates: date_done values are timezone-aware (5.4+), so they never
 // compare equal to the naive datetimes SQLAlchemy loads from the table.
@@ -153,6 +152,3 @@ func (b *backend) awareDates() bool { return b.opts.Celery.AtLeast(5, 4) }
 func (b *backend) indexDateDone() bool {
 	return b.opts.DateDoneIndex.Resolve(b.opts.Celery.AtLeast(5, 6))
 }
-
-// poolRecycle is Celery 5.6.3's default pool_recycle.
-const poolRecycle = time.Hour

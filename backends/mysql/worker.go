@@ -56,14 +56,14 @@ func (w *worker) StoreResult(ctx context.Context, m *backends.TaskMeta) error {
 	start := time.Now()
 	err := w.load(m)
 	if err == nil {
-		err = w.p.do(ctx, w.store)
+		err = w.p.Do(ctx, w.store)
 	}
 	w.obs.Observe(backends.OpStoreResult, start, time.Since(start), err)
 	return err
 }
 
 func (w *worker) Close() error {
-	w.p.close()
+	w.p.Close()
 	return nil
 }
 

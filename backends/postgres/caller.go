@@ -39,12 +39,9 @@ func (b *backend) NewCaller(ctx context.Context, obs backends.Observer) (backend
 		c.s = p
 		return c, nil
 	}
-	s := &nullpool{b: b}
-	if b.createAtSetup() {
-		if err := nullOnce(ctx, b, true, b.createAll); err != nil {
-			return nil, err
-		}
-		s.prepared = true
+	s, err := sqla.NewNullPool(ctx, b.engine)
+	if err != nil {
+		return nil, err
 	}
 	c.s = s
 	return c, nil
@@ -54,7 +51,7 @@ func (c *caller) OnTaskCall(ctx context.Context, taskID string) error { return n
 func (c *caller) Release(ctx context.Context, taskID string) error    { return nil }
 
 func (c *caller) Close() error {
-	c.s.close()
+	c.s.Close()
 	return nil
 }
 
@@ -100,7 +97,7 @@ func (c *caller) GetTaskMeta(ctx context.Context, taskID string) (*backends.Task
 
 func (c *caller) get(ctx context.Context, taskID string, m *backends.TaskMeta) error {
 	start := time.Now()
-	err := c.s.do(ctx, func(ctx context.Context, cn *conn) error {
+	err := c.s.Do(ctx, func(ctx context.Context, cn *conn) error {
 		st, row, err := readTask(ctx, cn, c.selectPrefix, taskID)
 		if err != nil {
 			return err
@@ -189,7 +186,7 @@ func decodeRow(m *backends.TaskMeta, taskID string, row [][]byte, extended bool)
 // Forget is _forget: BEGIN, DELETE by task id, COMMIT.
 func (c *caller) Forget(ctx context.Context, taskID string) error {
 	start := time.Now()
-	err := c.s.do(ctx, func(ctx context.Context, cn *conn) error {
+	err := c.s.Do(ctx, func(ctx context.Context, cn *conn) error {
 		cn.sql = appendString(append(cn.sql[:0], sqla.DeleteTaskPrefix...), taskID)
 		if _, err := cn.querySQL(ctx); err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/celery-bench/bench/backends/pgdialect"
+	"github.com/celery-bench/bench/backends/sqla"
 )
 
 // conn is one client connection. Every statement is a simple-protocol
@@ -16,13 +17,10 @@ import (
 //
 // A conn is used by one goroutine at a time.
 type conn struct {
-	b      *backend
-	pc     *pgconn.PgConn
-	id     uint64    // for the statement hook
-	opened time.Time // for pool_recycle
-	// fresh is SQLAlchemy's _ConnectionRecord.fresh: not checked out yet,
-	// so pool_pre_ping does not ping it.
-	fresh bool
+	b     *backend
+	pc    *pgconn.PgConn
+	id    uint64      // for the statement hook
+	rec   sqla.Record // the pool's: when opened, whether checked out yet
 	inTxn bool
 
 	sql []byte // the statement being built
@@ -61,7 +59,7 @@ func (b *backend) dialDB(ctx context.Context, db string) (*conn, error) {
 	if err != nil {
 		return nil, b.connectError(ctx, dctx, db, err)
 	}
-	return &conn{b: b, pc: pc, id: id, opened: time.Now(), fresh: true}, nil
+	return &conn{b: b, pc: pc, id: id, rec: sqla.Record{Opened: time.Now(), Fresh: true}}, nil
 }
 
 // firstConnect are the statements of SQLAlchemy's first connect on a new

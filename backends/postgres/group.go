@@ -28,7 +28,7 @@ func (c *caller) SaveGroup(ctx context.Context, groupID string, taskIDs []string
 		return errorf("save_group %s: pickling: %w", groupID, err)
 	}
 	start := time.Now()
-	err = c.s.do(ctx, func(ctx context.Context, cn *conn) error {
+	err = c.s.Do(ctx, func(ctx context.Context, cn *conn) error {
 		s := append(cn.sql[:0], insertGroupPrefix...)
 		s = append(appendString(s, groupID), ", "...)
 		s = append(appendBytes(s, result), ", "...)
@@ -47,7 +47,7 @@ func (c *caller) SaveGroup(ctx context.Context, groupID string, taskIDs []string
 func (c *caller) RestoreGroup(ctx context.Context, groupID string) ([]string, error) {
 	var ids []string
 	start := time.Now()
-	err := c.s.do(ctx, func(ctx context.Context, cn *conn) error {
+	err := c.s.Do(ctx, func(ctx context.Context, cn *conn) error {
 		ids = nil
 		s := append(cn.sql[:0], sqla.SelectGroupPrefix...)
 		s = appendString(s, groupID)
@@ -70,7 +70,7 @@ func (c *caller) RestoreGroup(ctx context.Context, groupID string) ([]string, er
 // DeleteGroup is _delete_group: BEGIN, DELETE, COMMIT.
 func (c *caller) DeleteGroup(ctx context.Context, groupID string) error {
 	start := time.Now()
-	err := c.s.do(ctx, func(ctx context.Context, cn *conn) error {
+	err := c.s.Do(ctx, func(ctx context.Context, cn *conn) error {
 		cn.sql = appendString(append(cn.sql[:0], sqla.DeleteGroupPrefix...), groupID)
 		if _, err := cn.querySQL(ctx); err != nil {
 			return err
@@ -109,7 +109,7 @@ func (u *unlocker) ChordUnlock(ctx context.Context, memberIDs []string) (bool, e
 	var err error
 	for _, id := range memberIDs {
 		var st backends.State
-		err = u.p.do(ctx, func(ctx context.Context, cn *conn) error {
+		err = u.p.Do(ctx, func(ctx context.Context, cn *conn) error {
 			var err error
 			st, _, err = readTask(ctx, cn, u.selectPrefix, id)
 			return err
@@ -124,6 +124,6 @@ func (u *unlocker) ChordUnlock(ctx context.Context, memberIDs []string) (bool, e
 }
 
 func (u *unlocker) Close() error {
-	u.p.close()
+	u.p.Close()
 	return nil
 }

@@ -50,6 +50,7 @@ type backend struct {
 	opts   backends.Options
 	cfg    config
 	server backends.ServerInfo
+	engine *sqla.Engine[*conn] // the sessions' life (package sqla)
 
 	// groupBackend is the DatabaseBackend that pickled GroupResults hold.
 	groupBackend *pickle.Object
@@ -86,6 +87,7 @@ func openBackend(ctx context.Context, u *url.URL, o backends.Options) (*backend,
 	}
 	defer c.close()
 	b.server = backends.ServerInfo{Product: "PostgreSQL", Version: c.pc.ParameterStatus("server_version")}
+	b.engine = b.newEngine()
 	return b, nil
 }
 
@@ -95,12 +97,6 @@ func (b *backend) Server() backends.ServerInfo { return b.server }
 func (b *backend) Close() error { return nil }
 
 // Celery-version switches.
-
-// createAtSetup: database_create_tables_at_setup (5.5+).
-func (b *backend) createAtSetup() bool { return b.opts.Celery.AtLeast(5, 5) }
-
-// prePing: pool_pre_ping=True and pool_recycle=3600 by default (5.6.3).
-func (b *backend) prePing() bool { return b.opts.Celery.AtLeast(5, 6) }
 
 // awareDates: date_done values are timezone-aware (5.4+): psycopg2 renders
 // them as '…+00:00'::timestamptz, and they never compare equal to the naive
@@ -112,9 +108,6 @@ func (b *backend) awareDates() bool { return b.opts.Celery.AtLeast(5, 4) }
 func (b *backend) indexDateDone() bool {
 	return b.opts.DateDoneIndex.Resolve(b.opts.Celery.AtLeast(5, 6))
 }
-
-// poolRecycle is Celery 5.6.3's default pool_recycle.
-const poolRecycle = time.Hour
 
 // errorf formats an error of this package.
 func errorf(format string, args ...any) error {
