@@ -238,7 +238,7 @@ func TestCleanupExpiredSQL(t *testing.T) {
 			defer cs.Close()
 			var obs []string
 			c := cs.(*caller)
-			c.obs = backends.ObserverFunc(func(op string, _ time.Time, _ time.Duration, err error) {
+			c.Obs = backends.ObserverFunc(func(op string, _ time.Time, _ time.Duration, err error) {
 				if err == nil {
 					obs = append(obs, op)
 				}

@@ -59,6 +59,10 @@ type backend struct {
 	engine         *sqla.Engine[*conn] // the sessions' life (package sqla)
 	setNames       string              // "SET NAMES utf8mb4"
 
+	// insertTask are the INSERTs of a new Task (TaskExtended) up to their
+	// first value.
+	insertTask [2]string
+
 	// Statements of the create_all check, fixed per database.
 	hasTable    [2]string
 	hasSequence [2]string
@@ -115,6 +119,7 @@ func openBackend(ctx context.Context, u *url.URL, o backends.Options) (*backend,
 	b.dialect = newDialect(version, mode)
 	b.server = backends.ServerInfo{Product: b.dialect.product(), Version: version}
 	b.initSchema()
+	b.insertTask = [2]string{insertTaskPrefix(b.dialect.sequences, false), insertTaskPrefix(b.dialect.sequences, true)}
 	b.engine = b.newEngine()
 	return b, nil
 }
@@ -142,10 +147,6 @@ func (b *backend) Close() error { return nil }
 // createAtSetup: database_create_tables_at_setup (5.5+) runs create_all
 // when the backend is set up, not at the first operation.
 func (b *backend) createAtSetup() bool { return b.engine.CreateAtSetup() }
-
-// awareDates: date_done values are timezone-aware (5.4+), so they never
-// compare equal to the naive datetimes SQLAlchemy loads from the table.
-func (b *backend) awareDates() bool { return b.opts.Celery.AtLeast(5, 4) }
 
 // indexDateDone: date_done has index=True (5.6.3), unless
 // Options.DateDoneIndex says otherwise.

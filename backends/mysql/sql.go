@@ -31,22 +31,6 @@ const (
 	nExtendedColumns = 12
 )
 
-// Positions in a celery_taskmeta row as the task SELECT returns it.
-const (
-	colID = iota
-	colTaskID
-	colStatus
-	colResult
-	colDateDone
-	colTraceback
-	colName
-	colArgs
-	colKwargs
-	colWorker
-	colRetries
-	colQueue
-)
-
 // selectTaskPrefix returns the SELECT of session.query(Task) (or
 // TaskExtended) up to the task id literal: "SELECT celery_taskmeta.id AS
 // celery_taskmeta_id, … \nFROM celery_taskmeta \nWHERE

@@ -52,6 +52,10 @@ type backend struct {
 	server backends.ServerInfo
 	engine *sqla.Engine[*conn] // the sessions' life (package sqla)
 
+	// insertTask are the INSERTs of a new Task (TaskExtended) up to their
+	// first value after the id.
+	insertTask [2]string
+
 	// groupBackend is the DatabaseBackend that pickled GroupResults hold.
 	groupBackend *pickle.Object
 
@@ -80,6 +84,7 @@ func openBackend(ctx context.Context, u *url.URL, o backends.Options) (*backend,
 		return nil, err
 	}
 	b := &backend{opts: o, cfg: cfg, now: time.Now,
+		insertTask:   [2]string{insertTaskPrefix(false), insertTaskPrefix(true)},
 		groupBackend: sqla.CeleryBackendObject(u.String(), o.ResultExpires)}
 	c, err := b.dial(ctx, true)
 	if err != nil {
@@ -97,11 +102,6 @@ func (b *backend) Server() backends.ServerInfo { return b.server }
 func (b *backend) Close() error { return nil }
 
 // Celery-version switches.
-
-// awareDates: date_done values are timezone-aware (5.4+): psycopg2 renders
-// them as '…+00:00'::timestamptz, and they never compare equal to the naive
-// datetimes SQLAlchemy loads.
-func (b *backend) awareDates() bool { return b.opts.Celery.AtLeast(5, 4) }
 
 // indexDateDone: date_done has index=True (5.6.3), unless
 // Options.DateDoneIndex says otherwise.

@@ -9,28 +9,9 @@ import (
 // The session life (retry, the pools, create_all before the first
 // operation) is package sqla's; this file holds what psycopg2 sends for it.
 
-// An op is the body of one Celery backend method inside its SQLAlchemy
-// session: its statements up to and including the session's COMMIT
-// (writes) or ROLLBACK (reads). psycopg2 sends nothing for the pool's
-// reset-on-return once the transaction has ended.
-type op = sqla.Op[*conn]
-
-type runner = sqla.Session[*conn]
-
-// pooled is a prefork child's QueuePool, nullpool another process's
-// NullPool Engine per operation.
-type (
-	pooled   = sqla.Pooled[*conn]
-	nullpool = sqla.NullPool[*conn]
-)
-
 // newEngine is the Engine every session of b shares.
 func (b *backend) newEngine() *sqla.Engine[*conn] {
-	return &sqla.Engine[*conn]{Opts: &b.opts, Prefix: "postgres", Connect: b.connect, CreateAll: b.createAll}
-}
-
-func newPooled(ctx context.Context, b *backend) (*pooled, error) {
-	return sqla.NewPooled(ctx, b.engine)
+	return &sqla.Engine[*conn]{Opts: &b.opts, Prefix: "postgres", Connect: b.connect, CreateAll: b.createAll, D: b}
 }
 
 // abort ends a failed session (Conn.Abort). It reports whether the

@@ -16,22 +16,6 @@ var (
 	textInt      = pgdialect.TextInt
 )
 
-// appendNullString appends s, or NULL when s is "" (None).
-func appendNullString(dst []byte, s string) []byte {
-	if s == "" {
-		return append(dst, "NULL"...)
-	}
-	return appendString(dst, s)
-}
-
-// appendNullBytes appends b, or NULL when b is nil.
-func appendNullBytes(dst, b []byte) []byte {
-	if b == nil {
-		return append(dst, "NULL"...)
-	}
-	return appendBytes(dst, b)
-}
-
 // insertTaskPrefix is the INSERT of a new Task up to its first value after
 // the id: the id comes from the sequence, written inline.
 func insertTaskPrefix(extended bool) string {

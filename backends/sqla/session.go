@@ -34,6 +34,22 @@ type Conn interface {
 	Close()
 	// Record is the pool's bookkeeping of the connection.
 	Record() *Record
+
+	// The statements of a session, each sent as text.
+
+	// SQL is the buffer statements are built in.
+	SQL() *[]byte
+	// QueryRow sends stmt, which returns rows of n columns, reads them all
+	// and keeps the first in r (valid until the next statement on the
+	// connection). It reports whether there was a row.
+	QueryRow(ctx context.Context, stmt string, n int, r *Row) (bool, error)
+	// Exec sends a statement that returns no rows and returns how many
+	// rows it affected.
+	Exec(ctx context.Context, stmt string) (int64, error)
+	// Commit is session.commit(); EndRead the ROLLBACK of a session that
+	// only read, at its close.
+	Commit(ctx context.Context) error
+	EndRead(ctx context.Context) error
 }
 
 // Record is what SQLAlchemy's _ConnectionRecord knows of a connection.
@@ -66,6 +82,11 @@ type Engine[C Conn] struct {
 	// Mark, if set, maps the error an operation finally returns (MySQL
 	// marks the server's errors as such).
 	Mark func(error) error
+	// D is the dialect's literals and the statements it words its own way.
+	D Dialect[C]
+	// BlobsAlias: the bytes Dialect.Blob returns point into the
+	// connection's buffers, so what outlives the statement is copied.
+	BlobsAlias bool
 }
 
 // MaxAttempts is celery.backends.database.retry: 3 attempts in all, with no
