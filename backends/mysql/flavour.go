@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/celery-bench/bench/backends"
 	"github.com/celery-bench/bench/backends/sqla"
 )
 
@@ -13,7 +14,29 @@ import (
 // file is the MySQL dialect and PyMySQL's part of them (sqla.Dialect on
 // backend, the statements of a session on conn).
 
-var _ sqla.Dialect[*conn] = (*backend)(nil)
+var (
+	_ sqla.Dialect[*conn]     = (*backend)(nil)
+	_ backends.ExpiredCleaner = (*backend)(nil)
+	_ backends.Caller         = (*caller)(nil)
+	_ backends.GroupSaver     = (*caller)(nil)
+	_ backends.UnlockerOpener = (*caller)(nil)
+	_ backends.ExpiredCleaner = (*caller)(nil)
+	_ backends.Worker         = (*worker)(nil)
+	_ backends.ChordUnlocker  = (*worker)(nil)
+	_ backends.ChordUnlocker  = (*sqla.Unlocker[*conn])(nil)
+)
+
+// caller is a process that sends tasks and waits for them outside a
+// worker (Celery gives it a new NullPool Engine per operation, or, with
+// Options.CallerPool, one pooled connection); worker is a prefork pool
+// child, DatabaseBackend._store_result on its one pooled connection.
+type (
+	caller = sqla.Caller[*conn]
+	worker = sqla.Worker[*conn]
+)
+
+// pyEqual is Python's ==, as PickleType.compare_values applies it.
+func pyEqual(a, b any) bool { return sqla.PyEqual(a, b) }
 
 func (b *backend) AppendString(dst []byte, s string) []byte {
 	return appendString(dst, s, b.dialect.noBackslash)

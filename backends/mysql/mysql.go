@@ -56,8 +56,11 @@ type backend struct {
 	adminConnector driver.Connector // to the server, no database
 	server         backends.ServerInfo
 	dialect        dialect
-	engine         *sqla.Engine[*conn] // the sessions' life (package sqla)
-	setNames       string              // "SET NAMES utf8mb4"
+
+	// Flavour is the SQLAlchemy flavour's sessions (NewCaller, NewWorker)
+	// and backend_cleanup, in this dialect's words.
+	sqla.Flavour[*conn]
+	setNames string // "SET NAMES utf8mb4"
 
 	// insertTask are the INSERTs of a new Task (TaskExtended) up to their
 	// first value.
@@ -120,7 +123,7 @@ func openBackend(ctx context.Context, u *url.URL, o backends.Options) (*backend,
 	b.server = backends.ServerInfo{Product: b.dialect.product(), Version: version}
 	b.initSchema()
 	b.insertTask = [2]string{insertTaskPrefix(b.dialect.sequences, false), insertTaskPrefix(b.dialect.sequences, true)}
-	b.engine = b.newEngine()
+	b.Flavour = sqla.Flavour[*conn]{Engine: b.newEngine(), GroupBackend: b.groupBackend}
 	return b, nil
 }
 
@@ -146,7 +149,7 @@ func (b *backend) Close() error { return nil }
 
 // createAtSetup: database_create_tables_at_setup (5.5+) runs create_all
 // when the backend is set up, not at the first operation.
-func (b *backend) createAtSetup() bool { return b.engine.CreateAtSetup() }
+func (b *backend) createAtSetup() bool { return b.Engine.CreateAtSetup() }
 
 // indexDateDone: date_done has index=True (5.6.3), unless
 // Options.DateDoneIndex says otherwise.

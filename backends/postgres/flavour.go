@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/celery-bench/bench/backends"
 	"github.com/celery-bench/bench/backends/sqla"
 )
 
@@ -11,7 +12,12 @@ import (
 // file is the PostgreSQL dialect and psycopg2's part of them (sqla.Dialect
 // on backend, the statements of a session on conn).
 
-var _ sqla.Dialect[*conn] = (*backend)(nil)
+// The Caller, Worker and Unlocker it gives are asserted to be the
+// backends interfaces in package mysql, as they are on any Conn.
+var (
+	_ sqla.Dialect[*conn]     = (*backend)(nil)
+	_ backends.ExpiredCleaner = (*backend)(nil)
+)
 
 func (b *backend) AppendString(dst []byte, s string) []byte { return appendString(dst, s) }
 func (b *backend) AppendBytes(dst, p []byte) []byte         { return appendBytes(dst, p) }

@@ -50,7 +50,10 @@ type backend struct {
 	opts   backends.Options
 	cfg    config
 	server backends.ServerInfo
-	engine *sqla.Engine[*conn] // the sessions' life (package sqla)
+
+	// Flavour is the SQLAlchemy flavour's sessions (NewCaller, NewWorker)
+	// and backend_cleanup, in this dialect's words.
+	sqla.Flavour[*conn]
 
 	// insertTask are the INSERTs of a new Task (TaskExtended) up to their
 	// first value after the id.
@@ -92,7 +95,7 @@ func openBackend(ctx context.Context, u *url.URL, o backends.Options) (*backend,
 	}
 	defer c.close()
 	b.server = backends.ServerInfo{Product: "PostgreSQL", Version: c.pc.ParameterStatus("server_version")}
-	b.engine = b.newEngine()
+	b.Flavour = sqla.Flavour[*conn]{Engine: b.newEngine(), GroupBackend: b.groupBackend}
 	return b, nil
 }
 

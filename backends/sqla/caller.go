@@ -216,16 +216,22 @@ func (e *Engine[C]) decodeRow(m *backends.TaskMeta, taskID string, found bool, r
 
 // Forget is _forget: a DELETE by task id, committed.
 func (c *Caller[C]) Forget(ctx context.Context, taskID string) error {
+	return c.delete(ctx, backends.OpForget, DeleteTaskPrefix, taskID)
+}
+
+// delete runs one session of a committed DELETE whose text is prefix and
+// the id literal, reporting it as op.
+func (c *Caller[C]) delete(ctx context.Context, op, prefix, id string) error {
 	start := time.Now()
 	err := c.s.Do(ctx, func(ctx context.Context, cn C) error {
 		buf := cn.SQL()
-		*buf = c.e.D.AppendString(append((*buf)[:0], DeleteTaskPrefix...), taskID)
+		*buf = c.e.D.AppendString(append((*buf)[:0], prefix...), id)
 		if _, err := cn.Exec(ctx, string(*buf)); err != nil {
 			return err
 		}
 		return cn.Commit(ctx)
 	})
-	c.Obs.Observe(backends.OpForget, start, time.Since(start), err)
+	c.Obs.Observe(op, start, time.Since(start), err)
 	return err
 }
 

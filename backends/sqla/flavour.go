@@ -14,25 +14,7 @@ import (
 // server (AUTO_INCREMENT, MariaDB's fired sequence, PostgreSQL's nextval
 // with RETURNING). It is read-only after open and safe for concurrent use.
 type Dialect[C Conn] interface {
-	// AppendString appends s as the driver's string literal.
-	AppendString(dst []byte, s string) []byte
-	// AppendBytes appends b as the driver's bytes literal.
-	AppendBytes(dst, b []byte) []byte
-	// AppendDate appends t (aware: a timezone-aware datetime) as the driver
-	// renders a datetime, or NULL for the zero time.
-	AppendDate(dst []byte, t time.Time, aware bool) []byte
-	// AppendInt appends an integer literal.
-	AppendInt(dst []byte, n int64) []byte
-
-	// Blob reads a bytes column's text (not NULL).
-	Blob(b []byte) ([]byte, bool)
-	// Int reads an integer column's text.
-	Int(b []byte) (int64, bool)
-	// Date reads a datetime column's text.
-	Date(b []byte) (time.Time, bool)
-	// NaiveDateEqual reports whether a datetime column's text (not NULL)
-	// loads as a naive datetime equal to t.
-	NaiveDateEqual(b []byte, t time.Time) bool
+	Literals
 
 	// NextTaskID is what the flush of a new Task sends before its INSERT
 	// (MariaDB fires the id sequence); it returns the id, if it has one.
@@ -52,6 +34,30 @@ type Dialect[C Conn] interface {
 	// Now is the clock of the values SQLAlchemy fills in itself: the
 	// INSERT's date_done default and its onupdate.
 	Now() time.Time
+}
+
+// Literals are how a dialect's driver renders values in a statement and
+// reads them back from a column's text.
+type Literals interface {
+	// AppendString appends s as the driver's string literal.
+	AppendString(dst []byte, s string) []byte
+	// AppendBytes appends b as the driver's bytes literal.
+	AppendBytes(dst, b []byte) []byte
+	// AppendDate appends t (aware: a timezone-aware datetime) as the driver
+	// renders a datetime, or NULL for the zero time.
+	AppendDate(dst []byte, t time.Time, aware bool) []byte
+	// AppendInt appends an integer literal.
+	AppendInt(dst []byte, n int64) []byte
+
+	// Blob reads a bytes column's text (not NULL).
+	Blob(b []byte) ([]byte, bool)
+	// Int reads an integer column's text.
+	Int(b []byte) (int64, bool)
+	// Date reads a datetime column's text.
+	Date(b []byte) (time.Time, bool)
+	// NaiveDateEqual reports whether a datetime column's text (not NULL)
+	// loads as a naive datetime equal to t.
+	NaiveDateEqual(b []byte, t time.Time) bool
 }
 
 // A Row is the first row a SELECT returned: each column's text as the

@@ -68,17 +68,7 @@ func (c *Caller[C]) RestoreGroup(ctx context.Context, groupID string) ([]string,
 
 // DeleteGroup is _delete_group: DELETE, COMMIT.
 func (c *Caller[C]) DeleteGroup(ctx context.Context, groupID string) error {
-	start := time.Now()
-	err := c.s.Do(ctx, func(ctx context.Context, cn C) error {
-		buf := cn.SQL()
-		*buf = c.e.D.AppendString(append((*buf)[:0], DeleteGroupPrefix...), groupID)
-		if _, err := cn.Exec(ctx, string(*buf)); err != nil {
-			return err
-		}
-		return cn.Commit(ctx)
-	})
-	c.Obs.Observe(backends.OpDeleteGroup, start, time.Since(start), err)
-	return err
+	return c.delete(ctx, backends.OpDeleteGroup, DeleteGroupPrefix, groupID)
 }
 
 // An Unlocker is the prefork child that runs celery.chord_unlock: one

@@ -201,7 +201,7 @@ func (w *Worker[C]) store(ctx context.Context, c C) error {
 
 // appendValue appends the new value of column col (date stands in for
 // date_done's).
-func (v *taskValues) appendValue(d literals, s []byte, col int, date time.Time, aware bool) []byte {
+func (v *taskValues) appendValue(d Literals, s []byte, col int, date time.Time, aware bool) []byte {
 	switch col {
 	case ColStatus:
 		return appendNullString(d, s, v.status)
@@ -229,20 +229,9 @@ func (v *taskValues) appendValue(d literals, s []byte, col int, date time.Time, 
 	}
 }
 
-// literals is the part of a Dialect that renders and reads values.
-type literals interface {
-	AppendString(dst []byte, s string) []byte
-	AppendBytes(dst, b []byte) []byte
-	AppendDate(dst []byte, t time.Time, aware bool) []byte
-	AppendInt(dst []byte, n int64) []byte
-	Blob(b []byte) ([]byte, bool)
-	Int(b []byte) (int64, bool)
-	NaiveDateEqual(b []byte, t time.Time) bool
-}
-
 // appendNullString appends s as a string literal, or NULL when s is ""
 // (the None of TaskMeta's string fields).
-func appendNullString(d literals, dst []byte, s string) []byte {
+func appendNullString(d Literals, dst []byte, s string) []byte {
 	if s == "" {
 		return append(dst, "NULL"...)
 	}
@@ -250,7 +239,7 @@ func appendNullString(d literals, dst []byte, s string) []byte {
 }
 
 // appendNullBytes appends b as a bytes literal, or NULL when b is nil.
-func appendNullBytes(d literals, dst, b []byte) []byte {
+func appendNullBytes(d Literals, dst, b []byte) []byte {
 	if b == nil {
 		return append(dst, "NULL"...)
 	}
@@ -259,7 +248,7 @@ func appendNullBytes(d literals, dst, b []byte) []byte {
 
 // changed returns the columns whose new value differs, by Python's ==, from
 // the row SQLAlchemy loaded: the ones its unit of work puts in the UPDATE.
-func (v *taskValues) changed(d literals, row [][]byte, aware bool) uint16 {
+func (v *taskValues) changed(d Literals, row [][]byte, aware bool) uint16 {
 	var m uint16
 	set := func(col int, differs bool) {
 		if differs {
@@ -297,7 +286,7 @@ func (v *taskValues) changedNew(inserted time.Time, ncols int) uint16 {
 
 // resultEqual is PickleType.compare_values: the unpickled stored value ==
 // the new one. NULL loads as None.
-func (v *taskValues) resultEqual(d literals, stored []byte) bool {
+func (v *taskValues) resultEqual(d Literals, stored []byte) bool {
 	if stored == nil {
 		return v.result == nil
 	}
@@ -315,7 +304,7 @@ func (v *taskValues) resultEqual(d literals, stored []byte) bool {
 // dateEqual compares the stored datetime (naive) with the new date_done.
 // From Celery 5.4 the new value is timezone-aware, and an aware datetime
 // never equals a naive one.
-func (v *taskValues) dateEqual(d literals, stored []byte, aware bool) bool {
+func (v *taskValues) dateEqual(d Literals, stored []byte, aware bool) bool {
 	if stored == nil || v.dateDone.IsZero() {
 		return stored == nil && v.dateDone.IsZero()
 	}
@@ -325,7 +314,7 @@ func (v *taskValues) dateEqual(d literals, stored []byte, aware bool) bool {
 	return d.NaiveDateEqual(stored, v.dateDone)
 }
 
-func (v *taskValues) retriesEqual(d literals, stored []byte) bool {
+func (v *taskValues) retriesEqual(d Literals, stored []byte) bool {
 	if stored == nil || !v.hasRequest {
 		return stored == nil && !v.hasRequest
 	}
@@ -342,7 +331,7 @@ func textEqual(stored []byte, s string) bool {
 }
 
 // blobEqual compares a stored bytes column with b (nil for None).
-func blobEqual(d literals, stored, b []byte) bool {
+func blobEqual(d Literals, stored, b []byte) bool {
 	if stored == nil || b == nil {
 		return stored == nil && b == nil
 	}

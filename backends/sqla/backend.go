@@ -1,0 +1,46 @@
+package sqla
+
+import (
+	"context"
+	"time"
+
+	"github.com/celery-bench/bench/backends"
+	"github.com/celery-bench/bench/backends/codec/pickle"
+)
+
+// Flavour gives a dialect's backend the SQLAlchemy flavour's sessions and
+// its backend_cleanup: the backend embeds it, so that its NewCaller,
+// NewWorker, CleanupExpired and FillExpired are these.
+type Flavour[C Conn] struct {
+	Engine *Engine[C]
+	// GroupBackend is the DatabaseBackend that pickled GroupResults hold.
+	GroupBackend *pickle.Object
+}
+
+// NewCaller sets up a caller process (see Caller).
+func (f *Flavour[C]) NewCaller(ctx context.Context, obs backends.Observer) (backends.Caller, error) {
+	c, err := NewCaller(ctx, f.Engine, obs, f.GroupBackend)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// NewWorker opens a prefork child's connection (see Worker).
+func (f *Flavour[C]) NewWorker(ctx context.Context, obs backends.Observer) (backends.Worker, error) {
+	w, err := NewWorker(ctx, f.Engine, obs)
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// CleanupExpired is Engine.CleanupExpired, reporting nowhere.
+func (f *Flavour[C]) CleanupExpired(ctx context.Context, before time.Time) (int64, error) {
+	return f.Engine.CleanupExpired(ctx, before, backends.Discard)
+}
+
+// FillExpired is Engine.FillExpired.
+func (f *Flavour[C]) FillExpired(ctx context.Context, idPrefix string, n int, doneAt time.Time) (int64, error) {
+	return f.Engine.FillExpired(ctx, idPrefix, n, doneAt)
+}
