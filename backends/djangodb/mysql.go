@@ -339,16 +339,7 @@ func appendMySQLString(dst []byte, s string, noBackslash bool) []byte {
 // appendMySQLLike appends a LIKE pattern matching every string starting
 // with prefix.
 func appendMySQLLike(dst []byte, prefix string, noBackslash bool) []byte {
-	p := make([]byte, 0, len(prefix)+4)
-	for i := 0; i < len(prefix); i++ {
-		switch c := prefix[i]; c {
-		case '%', '_', '\\':
-			p = append(p, '\\', c)
-		default:
-			p = append(p, c)
-		}
-	}
-	return appendMySQLString(dst, string(p)+"%", noBackslash)
+	return appendMySQLString(dst, backends.LikePrefix(prefix), noBackslash)
 }
 
 // mysqlLink is a go-sql-driver/mysql connection used below database/sql:

@@ -162,17 +162,8 @@ func appendInt(dst []byte, n int64) []byte {
 
 // appendLike appends a LIKE pattern literal matching every string that
 // starts with prefix: the prefix with LIKE's wildcards and escape character
-// escaped, then '%'.
+// escaped, then '%' (backends.LikePrefix), written as PyMySQL writes a
+// bytes parameter.
 func appendLike(dst []byte, prefix string, noBackslash bool) []byte {
-	p := make([]byte, 0, len(prefix)+4)
-	for i := 0; i < len(prefix); i++ {
-		switch c := prefix[i]; c {
-		case '%', '_', '\\':
-			p = append(p, '\\', c)
-		default:
-			p = append(p, c)
-		}
-	}
-	p = append(p, '%')
-	return appendBytes(dst, p, noBackslash)
+	return appendBytes(dst, []byte(backends.LikePrefix(prefix)), noBackslash)
 }
