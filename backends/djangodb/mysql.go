@@ -302,21 +302,7 @@ func (l *mysqlLink) rows(ctx context.Context, stmt string, fn func(cols []string
 	if err != nil {
 		return err
 	}
-	cols := rs.Columns()
-	row := make([]driver.Value, len(cols))
-	for {
-		if err = rs.Next(row); err != nil {
-			break
-		}
-		fn(cols, row)
-	}
-	if err == io.EOF {
-		err = nil
-	}
-	if cerr := rs.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return mysqldialect.EachRow(rs, fn)
 }
 
 func (l *mysqlLink) usable() bool { return l.va.IsValid() }

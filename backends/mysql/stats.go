@@ -3,7 +3,6 @@ package mysql
 import (
 	"context"
 	"database/sql/driver"
-	"io"
 
 	"github.com/celery-bench/bench/backends"
 	"github.com/celery-bench/bench/backends/mysqldialect"
@@ -44,21 +43,7 @@ func (c *conn) rows(ctx context.Context, stmt string, fn func(cols []string, row
 	if err != nil {
 		return c.fail(ctx, stmt, err)
 	}
-	cols := rs.Columns()
-	row := make([]driver.Value, len(cols))
-	for {
-		if err = rs.Next(row); err != nil {
-			break
-		}
-		fn(cols, row)
-	}
-	if err == io.EOF {
-		err = nil
-	}
-	if cerr := rs.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := mysqldialect.EachRow(rs, fn); err != nil {
 		return c.fail(ctx, stmt, err)
 	}
 	return nil

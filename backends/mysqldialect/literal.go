@@ -10,20 +10,21 @@ import "github.com/celery-bench/bench/backends"
 
 // AppendString appends s as a string literal.
 func AppendString(dst []byte, s string, noBackslash bool) []byte {
-	dst = append(dst, '\'')
-	for i := 0; i < len(s); i++ {
-		dst = appendEscaped(dst, s[i], noBackslash)
-	}
-	return append(dst, '\'')
+	return appendQuoted(dst, s, noBackslash)
 }
 
 // AppendBytes appends b as PyMySQL writes a bytes parameter
 // (converters.escape_bytes): the raw bytes in a plain '…' literal, with no
 // _binary prefix, escaped as strings are.
 func AppendBytes(dst, b []byte, noBackslash bool) []byte {
+	return appendQuoted(dst, b, noBackslash)
+}
+
+// appendQuoted appends s quoted, each byte escaped by appendEscaped.
+func appendQuoted[T string | []byte](dst []byte, s T, noBackslash bool) []byte {
 	dst = append(dst, '\'')
-	for _, c := range b {
-		dst = appendEscaped(dst, c, noBackslash)
+	for i := 0; i < len(s); i++ {
+		dst = appendEscaped(dst, s[i], noBackslash)
 	}
 	return append(dst, '\'')
 }

@@ -11,7 +11,9 @@
 package mysqldialect
 
 import (
+	"database/sql/driver"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os/user"
@@ -113,4 +115,26 @@ func (c Config) DriverConfig(database, collation string) *mysql.Config {
 	cfg.ClientFoundRows = true
 	cfg.Logger = &mysql.NopLogger{}
 	return cfg
+}
+
+// EachRow calls fn with the column names and each row of rs, then closes
+// rs. The row's values ([]byte, int64 or nil) are valid only during the
+// call.
+func EachRow(rs driver.Rows, fn func(cols []string, row []driver.Value)) error {
+	cols := rs.Columns()
+	row := make([]driver.Value, len(cols))
+	var err error
+	for {
+		if err = rs.Next(row); err != nil {
+			break
+		}
+		fn(cols, row)
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	if cerr := rs.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
