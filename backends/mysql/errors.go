@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"syscall"
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/celery-bench/bench/backends"
 	"github.com/celery-bench/bench/backends/mysqldialect"
 )
 
@@ -51,14 +50,6 @@ func (b *backend) connectError(ctx, dctx context.Context, err error) error {
 		}
 		return &connError{msg, err}
 	}
-	reason := err.Error()
-	var errno syscall.Errno
-	var dns *net.DNSError
-	switch {
-	case errors.As(err, &errno):
-		reason = errno.Error()
-	case errors.As(err, &dns):
-		reason = "cannot resolve " + dns.Name + ": " + dns.Err
-	}
+	reason := backends.DialReason(err)
 	return &connError{fmt.Sprintf("mysql: cannot connect to %s: %s %s", addr, reason, hintUnreachable), err}
 }
