@@ -162,17 +162,8 @@ func atLeast(v []int, want ...int) bool {
 	return true
 }
 
-func asBytes(v driver.Value) []byte {
-	switch v := v.(type) {
-	case []byte:
-		return v
-	case string:
-		return []byte(v)
-	case nil:
-		return nil
-	}
-	return []byte(fmt.Sprint(v))
-}
+// asBytes reads a text column value (backends.ValueBytes).
+func asBytes(v driver.Value) []byte { return backends.ValueBytes(v) }
 
 func asInt(v driver.Value) (int64, error) {
 	switch v := v.(type) {

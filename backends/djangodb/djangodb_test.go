@@ -169,7 +169,7 @@ func TestParseURL(t *testing.T) {
 	} {
 		u, _ := url.Parse(raw)
 		c, err := parseURL(u)
-		if err != nil || c.connMaxAge != want || c.database != "db" || c.addr != "h:3306" {
+		if err != nil || c.connMaxAge != want || c.Database != "db" || c.Addr != "h:3306" {
 			t.Errorf("parseURL(%s) = %+v, %v", raw, c, err)
 		}
 	}

@@ -1,8 +1,9 @@
 package djangodb
 
-// The MySQL/MariaDB dialect: Django's mysqlclient backend. Its driver
-// set-up, escaping and server counters are small copies of backends/mysql's
-// (which exports none of them; that package is PyMySQL under SQLAlchemy).
+// The MySQL/MariaDB dialect: Django's mysqlclient backend. Its URL
+// parsing, driver set-up, escaping and server counters are
+// backends/mysqldialect's, which it shares with backends/mysql (PyMySQL
+// under SQLAlchemy).
 
 import (
 	"context"
@@ -10,9 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
-	"os/user"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/celery-bench/bench/backends"
+	"github.com/celery-bench/bench/backends/mysqldialect"
 )
 
 // Django's MySQL connection set-up (mysqlclient connect, then
@@ -49,10 +49,7 @@ const stmtServerData = `
 
 // config is what a django-db+mysql:// URL says.
 type config struct {
-	addr     string
-	user     string
-	password string
-	database string
+	mysqldialect.Config
 	// connMaxAge is Django's CONN_MAX_AGE in a worker: 0 closes the
 	// connection at every task boundary, < 0 is None (never closed by age).
 	connMaxAge time.Duration
@@ -72,70 +69,27 @@ func parseConnMaxAge(u *url.URL, v []string) (time.Duration, error) {
 	return time.Duration(n) * time.Second, nil
 }
 
+// parseURL reads django-db+mysql://user[:password]@host[:port]/database
+// [?conn_max_age=…] with mysqlclient's defaults (mysqldialect.ParseURL).
 func parseURL(u *url.URL) (config, error) {
 	var c config
-	host := u.Hostname()
-	if host == "" {
-		host = "localhost"
-	}
-	port := u.Port()
-	if port == "" {
-		port = "3306"
-	}
-	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return c, fmt.Errorf("django-db: bad port %q in %s", port, backends.RedactURL(u))
-	}
-	c.addr = net.JoinHostPort(host, port)
-	if h, _, err := net.SplitHostPort(c.addr); err != nil || h != host {
-		return c, fmt.Errorf("django-db: host %q in %s is not a host name or address", host, u.Redacted())
-	}
-	if u.User != nil {
-		c.user = u.User.Username()
-		c.password, _ = u.User.Password()
-	}
-	if c.user == "" {
-		c.user = "root"
-		if cur, err := user.Current(); err == nil && cur.Username != "" {
-			c.user = cur.Username
+	var err error
+	c.Config, err = mysqldialect.ParseURL(u, "django-db", DefaultDatabase, func(k string, v []string) (bool, error) {
+		if k != "conn_max_age" {
+			return false, nil
 		}
-	}
-	c.database = strings.TrimPrefix(u.Path, "/")
-	if c.database == "" {
-		c.database = DefaultDatabase
-	}
-	if strings.ContainsAny(c.database, "/`\x00") {
-		return c, fmt.Errorf("django-db: database name %q in %s is not one bench can use", c.database, backends.RedactURL(u))
-	}
-	for k, v := range u.Query() {
-		switch k {
-		case "conn_max_age":
-			var err error
-			if c.connMaxAge, err = parseConnMaxAge(u, v); err != nil {
-				return c, err
-			}
-		default:
-			return c, fmt.Errorf("django-db: unsupported URL parameter %q in %s (supported: conn_max_age)", k, backends.RedactURL(u))
-		}
-	}
-	return c, nil
+		var err error
+		c.connMaxAge, err = parseConnMaxAge(u, v)
+		return true, err
+	}, "conn_max_age")
+	return c, err
 }
 
 // driverConfig sets go-sql-driver/mysql up to send nothing of its own
-// after the handshake; the handshake announces utf8mb3 as mysqlclient
-// does for Django's charset 'utf8'.
+// after the handshake (mysqldialect.Config.DriverConfig); the handshake
+// announces utf8mb3 as mysqlclient does for Django's charset 'utf8'.
 func (c config) driverConfig(database string) *mysql.Config {
-	cfg := mysql.NewConfig()
-	cfg.Net = "tcp"
-	cfg.Addr = c.addr
-	cfg.User = c.user
-	cfg.Passwd = c.password
-	cfg.DBName = database
-	cfg.Collation = "utf8mb3_general_ci"
-	cfg.Params = nil
-	// Django's MySQL backend sets CLIENT.FOUND_ROWS.
-	cfg.ClientFoundRows = true
-	cfg.Logger = &mysql.NopLogger{}
-	return cfg
+	return c.DriverConfig(database, "utf8mb3_general_ci")
 }
 
 // mysqlDialect is Django's django.db.backends.mysql with mysqlclient.
@@ -158,7 +112,7 @@ func newMySQL(u *url.URL, o backends.Options) (*mysqlDialect, time.Duration, boo
 	}
 	_, given := u.Query()["conn_max_age"]
 	d := &mysqlDialect{cfg: cfg, timeout: o.ConnectTimeout}
-	if d.connector, err = mysql.NewConnector(cfg.driverConfig(cfg.database)); err != nil {
+	if d.connector, err = mysql.NewConnector(cfg.driverConfig(cfg.Database)); err != nil {
 		return nil, 0, false, fmt.Errorf("django-db: %s: %w", backends.RedactURL(u), err)
 	}
 	if d.adminConnector, err = mysql.NewConnector(cfg.driverConfig("")); err != nil {
@@ -169,8 +123,11 @@ func newMySQL(u *url.URL, o backends.Options) (*mysqlDialect, time.Duration, boo
 
 func (d *mysqlDialect) quote(name string) string { return "`" + name + "`" }
 
+// appendString appends s as mysqlclient's string_literal writes it
+// (mysql_real_escape_string), or with quotes doubled under
+// NO_BACKSLASH_ESCAPES (mysqldialect.AppendString).
 func (d *mysqlDialect) appendString(dst []byte, s string) []byte {
-	return appendMySQLString(dst, s, d.noBackslash)
+	return mysqldialect.AppendString(dst, s, d.noBackslash)
 }
 
 // appendDate appends t as Django's MySQL backend adapts an aware datetime
@@ -190,9 +147,9 @@ func (d *mysqlDialect) parseDate(v []byte) (time.Time, bool) {
 
 func (d *mysqlDialect) appendPrefixMatch(s []byte, column, prefix string) []byte {
 	s = append(s, "`"+column+"` LIKE "...)
-	s = appendMySQLLike(s, prefix, d.noBackslash)
+	s = mysqldialect.AppendLike(s, prefix, d.noBackslash)
 	s = append(s, " AND CAST(`"+column+"` AS BINARY) LIKE "...)
-	return appendMySQLLike(s, prefix, d.noBackslash)
+	return mysqldialect.AppendLike(s, prefix, d.noBackslash)
 }
 
 func (d *mysqlDialect) returning() bool            { return d.hasReturn }
@@ -201,8 +158,8 @@ func (d *mysqlDialect) beginAtomic() []string      { return []string{stmtAutocom
 func (d *mysqlDialect) commitAtomic() []string     { return []string{stmtCommit, stmtAutocommit1} }
 func (d *mysqlDialect) rollbackAtomic() []string   { return []string{stmtRollback, stmtAutocommit1} }
 func (d *mysqlDialect) goodbye() string            { return "Quit" }
-func (d *mysqlDialect) addr() string               { return d.cfg.addr }
-func (d *mysqlDialect) database() string           { return d.cfg.database }
+func (d *mysqlDialect) addr() string               { return d.cfg.Addr }
+func (d *mysqlDialect) database() string           { return d.cfg.Database }
 
 func (d *mysqlDialect) dial(ctx context.Context, admin bool) (link, error) {
 	connector := d.connector
@@ -278,10 +235,10 @@ func (d *mysqlDialect) markServer(err error) error {
 	return err
 }
 
-const hintUnreachable = "(is MySQL/MariaDB running? check host and port in --backend)"
+const hintUnreachable = mysqldialect.HintUnreachable
 
 func (d *mysqlDialect) connectError(dctx context.Context, err error) error {
-	addr := d.cfg.addr
+	addr := d.cfg.Addr
 	if errors.Is(dctx.Err(), context.DeadlineExceeded) {
 		return fmt.Errorf("django-db: cannot connect to %s: no answer within %v %s: %w", addr, d.timeout, hintUnreachable, err)
 	}
@@ -289,66 +246,13 @@ func (d *mysqlDialect) connectError(dctx context.Context, err error) error {
 	if errors.As(err, &me) {
 		switch me.Number {
 		case 1045, 1698:
-			return fmt.Errorf("django-db: %s rejected user %q: check the user and password in --backend: %w", addr, d.cfg.user, err)
+			return fmt.Errorf("django-db: %s rejected user %q: check the user and password in --backend: %w", addr, d.cfg.User, err)
 		case 1049:
-			return fmt.Errorf("django-db: %s has no database %q: check the database name in --backend (bench creates it when it prepares a run): %w", addr, d.cfg.database, err)
+			return fmt.Errorf("django-db: %s has no database %q: check the database name in --backend (bench creates it when it prepares a run): %w", addr, d.cfg.Database, err)
 		}
 		return fmt.Errorf("django-db: %s refused the connection: %w", addr, err)
 	}
 	return fmt.Errorf("django-db: cannot connect to %s %s: %w", addr, hintUnreachable, err)
-}
-
-// appendMySQLString appends s as mysqlclient's string_literal writes it
-// (mysql_real_escape_string: NUL, \n, \r, \, ', " and ^Z escaped), or with
-// quotes doubled under NO_BACKSLASH_ESCAPES. Copied from backends/mysql's
-// PyMySQL escaping, which escapes the same seven bytes.
-func appendMySQLString(dst []byte, s string, noBackslash bool) []byte {
-	dst = append(dst, '\'')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if noBackslash {
-			if c == '\'' {
-				dst = append(dst, '\'', '\'')
-			} else {
-				dst = append(dst, c)
-			}
-			continue
-		}
-		switch c {
-		case 0:
-			dst = append(dst, '\\', '0')
-		case '\\':
-			dst = append(dst, '\\', '\\')
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case 0x1a:
-			dst = append(dst, '\\', 'Z')
-		case '"':
-			dst = append(dst, '\\', '"')
-		case '\'':
-			dst = append(dst, '\\', '\'')
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '\'')
-}
-
-// appendMySQLLike appends a LIKE pattern matching every string starting
-// with prefix.
-func appendMySQLLike(dst []byte, prefix string, noBackslash bool) []byte {
-	p := make([]byte, 0, len(prefix)+4)
-	for i := 0; i < len(prefix); i++ {
-		switch c := prefix[i]; c {
-		case '%', '_', '\\':
-			p = append(p, '\\', c)
-		default:
-			p = append(p, c)
-		}
-	}
-	return appendMySQLString(dst, string(p)+"%", noBackslash)
 }
 
 // mysqlLink is a go-sql-driver/mysql connection used below database/sql:
@@ -398,21 +302,7 @@ func (l *mysqlLink) rows(ctx context.Context, stmt string, fn func(cols []string
 	if err != nil {
 		return err
 	}
-	cols := rs.Columns()
-	row := make([]driver.Value, len(cols))
-	for {
-		if err = rs.Next(row); err != nil {
-			break
-		}
-		fn(cols, row)
-	}
-	if err == io.EOF {
-		err = nil
-	}
-	if cerr := rs.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return mysqldialect.EachRow(rs, fn)
 }
 
 func (l *mysqlLink) usable() bool { return l.va.IsValid() }

@@ -32,12 +32,12 @@ func (d *mysqlDialect) createMigrations() string {
 func (d *mysqlDialect) fromDual() string { return " FROM DUAL" }
 
 func (d *mysqlDialect) createDatabase(ctx context.Context, a *conn) error {
-	_, err := a.exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+d.cfg.database+"`")
+	_, err := a.exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+d.cfg.Database+"`")
 	return err
 }
 
 func (d *mysqlDialect) schemaFilter() string {
-	return "table_schema = " + string(d.appendString(nil, d.cfg.database))
+	return "table_schema = " + string(d.appendString(nil, d.cfg.Database))
 }
 
 func (d *mysqlDialect) dateDoneIndexCount(table, name string, any bool) string {

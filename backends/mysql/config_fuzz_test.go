@@ -38,21 +38,21 @@ func FuzzParseURL(f *testing.F) {
 			}
 			return
 		}
-		host, port, err := net.SplitHostPort(c.addr)
+		host, port, err := net.SplitHostPort(c.Addr)
 		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 0 || n > 65535 {
-			t.Fatalf("parseURL(%q): address %q", s, c.addr)
+			t.Fatalf("parseURL(%q): address %q", s, c.Addr)
 		}
-		if c.database == "" || strings.ContainsAny(c.database, "/`\x00") || charsets[c.charset] == "" || c.user == "" {
+		if c.Database == "" || strings.ContainsAny(c.Database, "/`\x00") || charsets[c.charset] == "" || c.User == "" {
 			t.Fatalf("parseURL(%q) = %+v", s, c)
 		}
-		dc := c.driverConfig(c.database)
+		dc := c.driverConfig(c.Database)
 		back, err := mysql.ParseDSN(dc.FormatDSN())
 		if err != nil {
 			t.Fatalf("parseURL(%q): the driver refuses its own DSN: %v", s, err)
 		}
-		if back.User != c.user || back.Passwd != c.password || back.Addr != c.addr || back.DBName != c.database {
+		if back.User != c.User || back.Passwd != c.Password || back.Addr != c.Addr || back.DBName != c.Database {
 			t.Fatalf("parseURL(%q): DSN round trip gives user %q addr %q db %q (password equal: %v), want %q %q %q",
-				s, back.User, back.Addr, back.DBName, back.Passwd == c.password, c.user, c.addr, c.database)
+				s, back.User, back.Addr, back.DBName, back.Passwd == c.Password, c.User, c.Addr, c.Database)
 		}
 	})
 }

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"syscall"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/celery-bench/bench/backends"
+	"github.com/celery-bench/bench/backends/mysqldialect"
 )
 
 // connError is a failed connection attempt: a one-line message naming the
@@ -20,12 +21,12 @@ type connError struct {
 func (e *connError) Error() string { return e.msg }
 func (e *connError) Unwrap() error { return e.err }
 
-const hintUnreachable = "(is MySQL/MariaDB running? check host and port in --backend)"
+const hintUnreachable = mysqldialect.HintUnreachable
 
 // connectError explains why Connect failed. ctx is the caller's context,
 // dctx the one bounded by ConnectTimeout.
 func (b *backend) connectError(ctx, dctx context.Context, err error) error {
-	addr := b.cfg.addr
+	addr := b.cfg.Addr
 	if cerr := ctx.Err(); cerr != nil {
 		return fmt.Errorf("mysql: connecting to %s: %w", addr, cerr)
 	}
@@ -37,26 +38,18 @@ func (b *backend) connectError(ctx, dctx context.Context, err error) error {
 		var msg string
 		switch me.Number {
 		case 1045, 1698: // ER_ACCESS_DENIED_ERROR, ER_ACCESS_DENIED_NO_PASSWORD_ERROR (MariaDB's unix_socket users)
-			msg = fmt.Sprintf("mysql: %s rejected user %q (%v): check the user and password in --backend", addr, b.cfg.user, me)
+			msg = fmt.Sprintf("mysql: %s rejected user %q (%v): check the user and password in --backend", addr, b.cfg.User, me)
 		case 1044: // ER_DBACCESS_DENIED_ERROR
-			msg = fmt.Sprintf("mysql: %s denied user %q the database %q (%v): grant access or name another database in --backend", addr, b.cfg.user, b.cfg.database, me)
+			msg = fmt.Sprintf("mysql: %s denied user %q the database %q (%v): grant access or name another database in --backend", addr, b.cfg.User, b.cfg.Database, me)
 		case 1049: // ER_BAD_DB_ERROR
-			msg = fmt.Sprintf("mysql: %s has no database %q (%v): check the database name in --backend (bench creates it when it prepares a run)", addr, b.cfg.database, me)
+			msg = fmt.Sprintf("mysql: %s has no database %q (%v): check the database name in --backend (bench creates it when it prepares a run)", addr, b.cfg.Database, me)
 		case 1130: // ER_HOST_NOT_PRIVILEGED
-			msg = fmt.Sprintf("mysql: %s does not let this host in (%v): grant user %q access from this host", addr, me, b.cfg.user)
+			msg = fmt.Sprintf("mysql: %s does not let this host in (%v): grant user %q access from this host", addr, me, b.cfg.User)
 		default:
 			msg = fmt.Sprintf("mysql: %s refused the connection (%v)", addr, me)
 		}
 		return &connError{msg, err}
 	}
-	reason := err.Error()
-	var errno syscall.Errno
-	var dns *net.DNSError
-	switch {
-	case errors.As(err, &errno):
-		reason = errno.Error()
-	case errors.As(err, &dns):
-		reason = "cannot resolve " + dns.Name + ": " + dns.Err
-	}
+	reason := backends.DialReason(err)
 	return &connError{fmt.Sprintf("mysql: cannot connect to %s: %s %s", addr, reason, hintUnreachable), err}
 }

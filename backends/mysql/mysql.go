@@ -52,7 +52,7 @@ var _ backends.Backend = (*backend)(nil)
 type backend struct {
 	opts           backends.Options
 	cfg            config
-	connector      driver.Connector // to cfg.database
+	connector      driver.Connector // to cfg.Database
 	adminConnector driver.Connector // to the server, no database
 	server         backends.ServerInfo
 	dialect        dialect
@@ -103,7 +103,7 @@ func openBackend(ctx context.Context, u *url.URL, o backends.Options) (*backend,
 	}
 	b := &backend{opts: o, cfg: cfg, setNames: "SET NAMES " + cfg.charset, now: time.Now,
 		groupBackend: celeryBackendObject(u.String(), o.ResultExpires)}
-	if b.connector, err = mysql.NewConnector(cfg.driverConfig(cfg.database)); err != nil {
+	if b.connector, err = mysql.NewConnector(cfg.driverConfig(cfg.Database)); err != nil {
 		return nil, fmt.Errorf("mysql: %s: %w", backends.RedactURL(u), err)
 	}
 	if b.adminConnector, err = mysql.NewConnector(cfg.driverConfig("")); err != nil {
@@ -127,18 +127,8 @@ func openBackend(ctx context.Context, u *url.URL, o backends.Options) (*backend,
 	return b, nil
 }
 
-// asBytes reads a text column value.
-func asBytes(v driver.Value) []byte {
-	switch v := v.(type) {
-	case []byte:
-		return v
-	case string:
-		return []byte(v)
-	case nil:
-		return nil
-	}
-	return []byte(fmt.Sprint(v))
-}
+// asBytes reads a text column value (backends.ValueBytes).
+func asBytes(v driver.Value) []byte { return backends.ValueBytes(v) }
 
 func (b *backend) Server() backends.ServerInfo { return b.server }
 

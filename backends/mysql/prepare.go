@@ -24,7 +24,7 @@ func (b *backend) Prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = a.exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+b.cfg.database+"`")
+	_, err = a.exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+b.cfg.Database+"`")
 	a.close()
 	if err != nil {
 		return err
@@ -60,7 +60,7 @@ func (b *backend) Prepare(ctx context.Context) error {
 			fix = "name a database of bench's own in --backend"
 		}
 		return fmt.Errorf("mysql: database %q on %s: %w: %d rows (%s %d, %s %d) have ids not starting with %q; %s",
-			b.cfg.database, b.cfg.addr, backends.ErrForeignData, n, tableNames[0], counts[0], tableNames[1], counts[1], b.opts.IDPrefix, fix)
+			b.cfg.Database, b.cfg.Addr, backends.ErrForeignData, n, tableNames[0], counts[0], tableNames[1], counts[1], b.opts.IDPrefix, fix)
 	}
 	return nil
 }
@@ -73,7 +73,7 @@ func (b *backend) checkSchema(ctx context.Context, c *conn) error {
 	want := [2][]string{taskColumns[:], {"id", "taskset_id", "result", "date_done"}}
 	for i, t := range tableNames {
 		s := append(c.sql[:0], "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = "...)
-		s = appendString(s, b.cfg.database, b.dialect.noBackslash)
+		s = appendString(s, b.cfg.Database, b.dialect.noBackslash)
 		s = append(s, " AND table_name = '"+t+"' AND column_name IN ('"+strings.Join(want[i], "', '")+"')"...)
 		c.sql = s
 		n, err := c.queryInt(ctx, string(c.sql))
@@ -82,7 +82,7 @@ func (b *backend) checkSchema(ctx context.Context, c *conn) error {
 		}
 		if n != int64(len(want[i])) {
 			return fmt.Errorf("mysql: table %s in database %q on %s is not Celery's (it lacks some of the columns %s): drop it or name another database in --backend",
-				t, b.cfg.database, b.cfg.addr, strings.Join(want[i], ", "))
+				t, b.cfg.Database, b.cfg.Addr, strings.Join(want[i], ", "))
 		}
 		if !b.dialect.sequences {
 			continue
@@ -93,7 +93,7 @@ func (b *backend) checkSchema(ctx context.Context, c *conn) error {
 		}
 		if !found {
 			return fmt.Errorf("mysql: table %s in database %q on %s has no sequence %s, which Celery on MariaDB >= 10.3 takes its ids from: drop the table or name another database in --backend",
-				t, b.cfg.database, b.cfg.addr, sequenceNames[i])
+				t, b.cfg.Database, b.cfg.Addr, sequenceNames[i])
 		}
 	}
 	return nil
@@ -110,7 +110,7 @@ func (b *backend) matchDateDoneIndex(ctx context.Context, c *conn) error {
 	want := b.indexDateDone()
 	for i, t := range tableNames {
 		s := append(c.sql[:0], "SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = "...)
-		s = appendString(s, b.cfg.database, b.dialect.noBackslash)
+		s = appendString(s, b.cfg.Database, b.dialect.noBackslash)
 		if want {
 			s = append(s, " AND table_name = '"+t+"' AND column_name = 'date_done'"...)
 		} else {
@@ -128,7 +128,7 @@ func (b *backend) matchDateDoneIndex(ctx context.Context, c *conn) error {
 			_, err = c.exec(ctx, "DROP INDEX ix_"+t+"_date_done ON "+t)
 		}
 		if err != nil {
-			return fmt.Errorf("mysql: date_done index of %s in database %q on %s: %w", t, b.cfg.database, b.cfg.addr, err)
+			return fmt.Errorf("mysql: date_done index of %s in database %q on %s: %w", t, b.cfg.Database, b.cfg.Addr, err)
 		}
 	}
 	_, err := c.exec(ctx, stmtCommit)

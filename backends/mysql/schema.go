@@ -15,7 +15,7 @@ var (
 // columns included, whatever result_extended says, because its Table is
 // extended at import).
 func (b *backend) initSchema() {
-	db := string(appendString(nil, b.cfg.database, b.dialect.noBackslash))
+	db := string(appendString(nil, b.cfg.Database, b.dialect.noBackslash))
 	id := "id INTEGER NOT NULL AUTO_INCREMENT"
 	if b.dialect.sequences {
 		id = "id INTEGER NOT NULL" // the Sequence default replaces AUTO_INCREMENT

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/celery-bench/bench/backends"
+	"github.com/celery-bench/bench/backends/mysqldialect"
 	"github.com/celery-bench/bench/backends/sqla"
 )
 
@@ -62,53 +63,17 @@ func insertTaskPrefix(withID, extended bool) string {
 
 // appendString appends s as PyMySQL's Connection.escape writes a str:
 // quoted, with the escapes of converters.escape_string, or with quotes
-// doubled when the server runs with NO_BACKSLASH_ESCAPES.
+// doubled when the server runs with NO_BACKSLASH_ESCAPES
+// (mysqldialect.AppendString).
 func appendString(dst []byte, s string, noBackslash bool) []byte {
-	dst = append(dst, '\'')
-	for i := 0; i < len(s); i++ {
-		dst = appendEscaped(dst, s[i], noBackslash)
-	}
-	return append(dst, '\'')
+	return mysqldialect.AppendString(dst, s, noBackslash)
 }
 
 // appendBytes appends b as PyMySQL writes a bytes parameter
 // (converters.escape_bytes): the raw bytes in a plain '…' literal, with no
-// _binary prefix, escaped as strings are.
+// _binary prefix, escaped as strings are (mysqldialect.AppendBytes).
 func appendBytes(dst, b []byte, noBackslash bool) []byte {
-	dst = append(dst, '\'')
-	for _, c := range b {
-		dst = appendEscaped(dst, c, noBackslash)
-	}
-	return append(dst, '\'')
-}
-
-// appendEscaped appends one byte of a string literal. PyMySQL escapes only
-// these seven ASCII characters; every other byte, UTF-8 or binary, goes as
-// is.
-func appendEscaped(dst []byte, c byte, noBackslash bool) []byte {
-	if noBackslash {
-		if c == '\'' {
-			return append(dst, '\'', '\'')
-		}
-		return append(dst, c)
-	}
-	switch c {
-	case 0:
-		return append(dst, '\\', '0')
-	case '\\':
-		return append(dst, '\\', '\\')
-	case '\n':
-		return append(dst, '\\', 'n')
-	case '\r':
-		return append(dst, '\\', 'r')
-	case 0x1a:
-		return append(dst, '\\', 'Z')
-	case '"':
-		return append(dst, '\\', '"')
-	case '\'':
-		return append(dst, '\\', '\'')
-	}
-	return append(dst, c)
+	return mysqldialect.AppendBytes(dst, b, noBackslash)
 }
 
 // appendNullString appends s as a string literal, or NULL when s is "" (the
@@ -146,17 +111,7 @@ func appendInt(dst []byte, n int64) []byte {
 
 // appendLike appends a LIKE pattern literal matching every string that
 // starts with prefix: the prefix with LIKE's wildcards and escape character
-// escaped, then '%'.
+// escaped, then '%' (mysqldialect.AppendLike).
 func appendLike(dst []byte, prefix string, noBackslash bool) []byte {
-	p := make([]byte, 0, len(prefix)+4)
-	for i := 0; i < len(prefix); i++ {
-		switch c := prefix[i]; c {
-		case '%', '_', '\\':
-			p = append(p, '\\', c)
-		default:
-			p = append(p, c)
-		}
-	}
-	p = append(p, '%')
-	return appendBytes(dst, p, noBackslash)
+	return mysqldialect.AppendLike(dst, prefix, noBackslash)
 }

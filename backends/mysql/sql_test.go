@@ -10,6 +10,7 @@ import (
 
 	"github.com/celery-bench/bench/backends"
 	"github.com/celery-bench/bench/backends/codec/py"
+	"github.com/celery-bench/bench/backends/mysqldialect"
 )
 
 func TestAppendString(t *testing.T) {
@@ -70,10 +71,10 @@ func TestParseURL(t *testing.T) {
 			t.Errorf("parseURL(%s): %v", tc.raw, err)
 			continue
 		}
-		if c.addr != tc.addr || c.user != tc.user || c.password != tc.pw || c.database != tc.db || c.charset != tc.charset {
+		if c.Addr != tc.addr || c.User != tc.user || c.Password != tc.pw || c.Database != tc.db || c.charset != tc.charset {
 			t.Errorf("parseURL(%s) = %+v", tc.raw, c)
 		}
-		cfg := c.driverConfig(c.database)
+		cfg := c.driverConfig(c.Database)
 		if len(cfg.Params) != 0 || cfg.MaxAllowedPacket == 0 {
 			t.Errorf("driver config would make the driver send statements: %+v", cfg)
 		}
@@ -106,7 +107,7 @@ func TestDialects(t *testing.T) {
 		t.Error("NO_BACKSLASH_ESCAPES not seen")
 	}
 
-	b := &backend{cfg: config{database: "celery"}, dialect: newDialect("8.0.31", ""), opts: testOptions(backends.Celery52)}
+	b := &backend{cfg: config{Config: mysqldialect.Config{Database: "celery"}}, dialect: newDialect("8.0.31", ""), opts: testOptions(backends.Celery52)}
 	b.initSchema()
 	wantDDL := "\nCREATE TABLE celery_tasksetmeta (\n\tid INTEGER NOT NULL AUTO_INCREMENT, \n\ttaskset_id VARCHAR(155), \n\tresult BLOB, \n\tdate_done DATETIME, \n\tPRIMARY KEY (id), \n\tUNIQUE (taskset_id)\n)\n\n"
 	if b.createTable[1] != wantDDL {

@@ -4,6 +4,8 @@ import (
 	"encoding/hex"
 	"strconv"
 	"time"
+
+	"github.com/celery-bench/bench/backends"
 )
 
 // Values are rendered as psycopg2 2.9 renders parameters on the client
@@ -60,16 +62,7 @@ func AppendInt(dst []byte, n int64) []byte { return strconv.AppendInt(dst, n, 10
 // AppendLike appends a LIKE pattern (backslash, PostgreSQL's default
 // escape) matching every string that starts with prefix.
 func AppendLike(dst []byte, prefix string) []byte {
-	p := make([]byte, 0, len(prefix)+1)
-	for i := 0; i < len(prefix); i++ {
-		switch c := prefix[i]; c {
-		case '%', '_', '\\':
-			p = append(p, '\\', c)
-		default:
-			p = append(p, c)
-		}
-	}
-	return AppendString(dst, string(append(p, '%')))
+	return AppendString(dst, backends.LikePrefix(prefix))
 }
 
 // TextDate parses a timestamp column's text output ("2006-01-02

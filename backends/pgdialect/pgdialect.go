@@ -18,7 +18,6 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -163,15 +162,7 @@ func ConnectError(ctx, dctx context.Context, prefix string, c Config, db string,
 		}
 		return &ConnError{msg, err}
 	}
-	reason := err.Error()
-	var errno syscall.Errno
-	var dns *net.DNSError
-	switch {
-	case errors.As(err, &errno):
-		reason = errno.Error()
-	case errors.As(err, &dns):
-		reason = "cannot resolve " + dns.Name + ": " + dns.Err
-	}
+	reason := backends.DialReason(err)
 	return &ConnError{prefix + ": cannot connect to " + addr + ": " + reason + " " + hintUnreachable, err}
 }
 

@@ -8,8 +8,8 @@
 //   - inspect: bench inspect reads what Celery 5.2.6 (and django-celery-results 2.4) wrote
 //     (celery_writes_bench_reads.py), on the same five;
 //   - traffic: bench sends the same command and statement streams as a real Celery worker and caller
-//     (traffic.py --workload), on Redis and MySQL/MariaDB (PostgreSQL's statement stream is checked
-//     in backends/postgres, TestCeleryStatementLog).
+//     (traffic.py --workload), on Redis and MySQL/MariaDB (PostgreSQL's statement streams are
+//     checked per lifecycle on a private cluster by TestPGTraffic).
 //
 // TestInterop renders the results as the README's fidelity table (between the fidelity markers):
 // BENCH_UPDATE_FIDELITY=1 rewrites it, otherwise the test fails when it differs (when every check
@@ -228,9 +228,9 @@ var checkNames = []struct{ name, meaning string }{
 	{"reads", "bench writes, Celery 5.2.6 reads (bench_writes_celery_reads.py / taskset_check.py: same state, value, date_done, traceback through AsyncResult/get_task_meta; Redis bytes equal to Celery's encoder; MySQL and PostgreSQL rows through Celery's DatabaseBackend, the result column byte-equal to its pickle)"},
 	{"inspect", "Celery 5.2.6 writes, `bench inspect` reads (celery_writes_bench_reads.py: same state, value, traceback, date_done instant)"},
 	{"traffic", "bench's command/statement streams equal a real Celery 5.2.6 worker's and caller's for one task (traffic.py; Redis MONITOR, the MySQL general log). " +
-		"Not run on PostgreSQL: the shared server runs with log_statement=none; bench's PostgreSQL statement stream is compared with Celery 5.2.6's " +
-		"in backends/postgres TestCeleryStatementLog (a private cluster with log_statement=all; one worker store_result, two caller polls and a forget, " +
-		"not a bench workload run), so no PostgreSQL cell claims traffic"},
+		"Not run on PostgreSQL: the shared server runs with log_statement=none; bench's `db+postgresql://` statement streams are compared with Celery 5.2.6's " +
+		"per connection for every lifecycle by TestPGTraffic (a private cluster with log_statement=all; see below), not counted in this table, " +
+		"so no PostgreSQL cell claims traffic"},
 }
 
 var lifecycles = []struct{ name, what string }{
