@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql/driver"
+	"math"
 	"strconv"
 	"time"
 
@@ -55,26 +56,35 @@ func (b *backend) AppendInt(dst []byte, n int64) []byte { return appendInt(dst, 
 // Blob: PyMySQL returns a BLOB's bytes as they are.
 func (b *backend) Blob(p []byte) ([]byte, bool) { return p, true }
 
-// Int reads the decimal text QueryRow leaves for an integer column.
+// Int reads the decimal text QueryRow leaves for an integer column (an
+// int64, as asInt read go-sql-driver's value), without allocating.
 func (b *backend) Int(p []byte) (int64, bool) {
 	neg := len(p) > 0 && p[0] == '-'
 	if neg {
 		p = p[1:]
 	}
-	if len(p) == 0 || len(p) > 18 {
+	if len(p) == 0 {
 		return 0, false
 	}
-	var n int64
+	limit := uint64(math.MaxInt64)
+	if neg {
+		limit++
+	}
+	var n uint64
 	for _, c := range p {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		n = n*10 + int64(c-'0')
+		d := uint64(c - '0')
+		if n > (limit-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
 	}
 	if neg {
-		n = -n
+		return -int64(n), true
 	}
-	return n, true
+	return int64(n), true
 }
 
 // Date reads a DATETIME column's text.
