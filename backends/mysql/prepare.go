@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/celery-bench/bench/backends"
+	"github.com/celery-bench/bench/backends/sqla"
 )
 
 // idColumns are the id columns of tableNames.
@@ -54,15 +55,7 @@ func (b *backend) Prepare(ctx context.Context) error {
 			return err
 		}
 	}
-	if n := counts[0] + counts[1]; n > 0 {
-		fix := "--force runs anyway"
-		if b.opts.KeepForeign {
-			fix = "name a database of bench's own in --backend"
-		}
-		return fmt.Errorf("mysql: database %q on %s: %w: %d rows (%s %d, %s %d) have ids not starting with %q; %s",
-			b.cfg.Database, b.cfg.Addr, backends.ErrForeignData, n, tableNames[0], counts[0], tableNames[1], counts[1], b.opts.IDPrefix, fix)
-	}
-	return nil
+	return sqla.ForeignError("mysql", b.cfg.Database, b.cfg.Addr, counts, &b.opts)
 }
 
 // checkSchema makes sure celery_taskmeta and celery_tasksetmeta are the

@@ -165,15 +165,7 @@ func (b *backend) Prepare(ctx context.Context) error {
 			counts[i], _ = textInt(r.Rows[0][0])
 		}
 	}
-	if n := counts[0] + counts[1]; n > 0 {
-		fix := "--force runs anyway"
-		if b.opts.KeepForeign {
-			fix = "name a database of bench's own in --backend"
-		}
-		return errorf("database %q on %s: %w: %d rows (%s %d, %s %d) have ids not starting with %q; %s",
-			b.cfg.Database, b.cfg.Addr(), backends.ErrForeignData, n, sqla.TableNames[0], counts[0], sqla.TableNames[1], counts[1], b.opts.IDPrefix, fix)
-	}
-	return nil
+	return sqla.ForeignError("postgres", b.cfg.Database, b.cfg.Addr(), counts, &b.opts)
 }
 
 // checkSchema makes sure both tables have Celery's columns and the id

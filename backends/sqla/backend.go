@@ -2,6 +2,7 @@ package sqla
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/celery-bench/bench/backends"
@@ -43,4 +44,21 @@ func (f *Flavour[C]) CleanupExpired(ctx context.Context, before time.Time) (int6
 // FillExpired is Engine.FillExpired.
 func (f *Flavour[C]) FillExpired(ctx context.Context, idPrefix string, n int, doneAt time.Time) (int64, error) {
 	return f.Engine.FillExpired(ctx, idPrefix, n, doneAt)
+}
+
+// ForeignError is Prepare's refusal of a database whose tables hold
+// counts rows (celery_taskmeta's, celery_tasksetmeta's) with ids not
+// starting with o.IDPrefix, or nil when there are none. prefix starts the
+// message ("mysql"); database and addr name the database.
+func ForeignError(prefix, database, addr string, counts [2]int64, o *backends.Options) error {
+	n := counts[0] + counts[1]
+	if n == 0 {
+		return nil
+	}
+	fix := "--force runs anyway"
+	if o.KeepForeign {
+		fix = "name a database of bench's own in --backend"
+	}
+	return fmt.Errorf("%s: database %q on %s: %w: %d rows (%s %d, %s %d) have ids not starting with %q; %s",
+		prefix, database, addr, backends.ErrForeignData, n, TableNames[0], counts[0], TableNames[1], counts[1], o.IDPrefix, fix)
 }

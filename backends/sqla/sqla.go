@@ -2,9 +2,15 @@
 // (celery/backends/database) does the same way on every dialect: the
 // models' columns and the SELECT text SQLAlchemy compiles for them, the
 // pickles of PickleType columns (a GroupResult with its DatabaseBackend),
-// and Python's == as PickleType.compare_values applies it. The dialects
-// (backends/mysql, backends/postgres) own quoting, escaping, DDL, the
-// driver and the server's counters.
+// Python's == as PickleType.compare_values applies it, and the statement
+// sequences of its sessions: the session and transaction life (retry, the
+// prefork child's QueuePool, NullPool Engines, create_all before the first
+// operation), store_result, get_task_meta, forget, the group statements,
+// chord_unlock's reads and backend_cleanup (Engine, Worker, Caller,
+// Unlocker, Flavour). The dialects (backends/mysql, backends/postgres)
+// own the driver link (Conn), quoting and literals and how columns read
+// back (Dialect), the INSERTs whose id the server gives, DDL, error
+// mapping and the server's counters.
 package sqla
 
 import (
