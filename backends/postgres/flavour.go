@@ -4,20 +4,12 @@ import (
 	"context"
 	"time"
 
-	"github.com/celery-bench/bench/backends"
 	"github.com/celery-bench/bench/backends/sqla"
 )
 
-// The SQLAlchemy flavour's statement sequences are package sqla's; this
-// file is the PostgreSQL dialect and psycopg2's part of them (sqla.Dialect
-// on backend, the statements of a session on conn).
-
-// The Caller, Worker and Unlocker it gives are asserted to be the
-// backends interfaces in package mysql, as they are on any Conn.
-var (
-	_ sqla.Dialect[*conn]     = (*backend)(nil)
-	_ backends.ExpiredCleaner = (*backend)(nil)
-)
+// psycopg2's words for package sqla's statement sequences: backend is the
+// sqla.Dialect (literals, column text, the INSERTs with RETURNING), conn
+// sends a session's statements, BEGIN first as psycopg2 does.
 
 func (b *backend) AppendString(dst []byte, s string) []byte { return appendString(dst, s) }
 func (b *backend) AppendBytes(dst, p []byte) []byte         { return appendBytes(dst, p) }

@@ -42,7 +42,13 @@ func init() {
 	})
 }
 
-var _ backends.Backend = (*backend)(nil)
+// The Caller, Worker and Unlocker that sqla.Flavour gives are asserted to
+// be the backends interfaces in package mysql, as they are on any Conn.
+var (
+	_ backends.Backend        = (*backend)(nil)
+	_ backends.ExpiredCleaner = (*backend)(nil)
+	_ sqla.Dialect[*conn]     = (*backend)(nil)
+)
 
 // backend holds what every session shares: the parsed URL and what the
 // server said at open. It holds no connection of its own.
