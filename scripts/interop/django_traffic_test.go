@@ -37,10 +37,12 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -770,30 +772,8 @@ func testDjangoTraffic(t *testing.T, e djangoEngine) {
 	}
 
 	// Django reads what bench wrote.
-	args := append([]string{"django_traffic.py", "read"}, common...)
-	for _, name := range []string{"roundtrip", "progress", "failure", "polling", "header1", "body", "started", "retry", "extended"} {
-		args = append(args, ids[name])
-	}
-	out, _ = py(t, dir, 0, args...)
-	var read map[string]map[string]any
-	if err := json.Unmarshal([]byte(lastLine(out)), &read); err != nil {
-		t.Fatalf("django_traffic.py read: %v\n%s", err, head(out, 40))
-	}
-	want := map[string]struct {
-		state  string
-		result any
-	}{
-		"roundtrip": {"SUCCESS", 5.0},
-		"progress":  {"SUCCESS", "done"},
-		"failure":   {"FAILURE", map[string]any{"exception": "ValueError", "args": []any{"boom!"}}},
-		"polling":   {"SUCCESS", "ok"},
-		"header1":   {"SUCCESS", 2.0},
-		"body":      {"SUCCESS", 6.0},
-		"started":   {"SUCCESS", 5.0},
-		"retry":     {"SUCCESS", "retried-ok"},
-		"extended":  {"SUCCESS", 5.0},
-	}
-	for name, w := range want {
+	read := readBack(t, dir, "django_traffic.py", common, func(name string) string { return ids[name] })
+	for name, w := range readBackWant {
 		r := read[ids[name]]
 		if r == nil {
 			t.Errorf("%s: Django read nothing for %s", name, ids[name])
@@ -813,6 +793,39 @@ func testDjangoTraffic(t *testing.T, e djangoEngine) {
 			}
 		}
 	}
+}
+
+// readBackWant is what the real software must read back from the rows bench wrote in the
+// traffic tests' lifecycles: state and result, as the scripts' "read" command prints them.
+var readBackWant = map[string]struct {
+	state  string
+	result any
+}{
+	"roundtrip": {"SUCCESS", 5.0},
+	"progress":  {"SUCCESS", "done"},
+	"failure":   {"FAILURE", map[string]any{"exception": "ValueError", "args": []any{"boom!"}}},
+	"polling":   {"SUCCESS", "ok"},
+	"header1":   {"SUCCESS", 2.0},
+	"body":      {"SUCCESS", 6.0},
+	"started":   {"SUCCESS", 5.0},
+	"retry":     {"SUCCESS", "retried-ok"},
+	"extended":  {"SUCCESS", 5.0},
+}
+
+// readBack runs script's "read" command (with the common connection arguments) on the ids of
+// readBackWant's lifecycles, idOf giving each lifecycle's id, and returns what it read by id.
+func readBack(t *testing.T, dir, script string, common []string, idOf func(name string) string) map[string]map[string]any {
+	t.Helper()
+	args := append([]string{script, "read"}, common...)
+	for _, name := range slices.Sorted(maps.Keys(readBackWant)) {
+		args = append(args, idOf(name))
+	}
+	out, _ := py(t, dir, 0, args...)
+	var read map[string]map[string]any
+	if err := json.Unmarshal([]byte(lastLine(out)), &read); err != nil {
+		t.Fatalf("%s read: %v\n%s", script, err, head(out, 40))
+	}
+	return read
 }
 
 // reCutoff is the cutoff of a delete_expired DELETE, with its date literal.

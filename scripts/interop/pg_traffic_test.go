@@ -465,8 +465,6 @@ func TestPGTraffic(t *testing.T) {
 	}
 
 	// Celery reads what bench wrote.
-	args := append([]string{"pg_traffic.py", "read"}, common...)
-	names := []string{"roundtrip", "progress", "failure", "polling", "header1", "body", "started", "retry", "extended"}
 	idOf := func(name string) string {
 		switch name {
 		case "header1":
@@ -476,29 +474,8 @@ func TestPGTraffic(t *testing.T) {
 		}
 		return v.ids[name][0]
 	}
-	for _, name := range names {
-		args = append(args, idOf(name))
-	}
-	out, _ = py(t, dir, 0, args...)
-	var rd map[string]map[string]any
-	if err := json.Unmarshal([]byte(lastLine(out)), &rd); err != nil {
-		t.Fatalf("pg_traffic.py read: %v\n%s", err, head(out, 40))
-	}
-	want := map[string]struct {
-		state  string
-		result any
-	}{
-		"roundtrip": {"SUCCESS", 5.0},
-		"progress":  {"SUCCESS", "done"},
-		"failure":   {"FAILURE", map[string]any{"exception": "ValueError", "args": []any{"boom!"}}},
-		"polling":   {"SUCCESS", "ok"},
-		"header1":   {"SUCCESS", 2.0},
-		"body":      {"SUCCESS", 6.0},
-		"started":   {"SUCCESS", 5.0},
-		"retry":     {"SUCCESS", "retried-ok"},
-		"extended":  {"SUCCESS", 5.0},
-	}
-	for name, w := range want {
+	rd := readBack(t, dir, "pg_traffic.py", common, idOf)
+	for name, w := range readBackWant {
 		r := rd[idOf(name)]
 		if r == nil || r["state"] != w.state || fmt.Sprint(r["result"]) != fmt.Sprint(w.result) || r["date_done"] == "None" {
 			t.Errorf("%s: Celery read %v from bench's row, want state %s result %v with a date_done", name, r, w.state, w.result)
