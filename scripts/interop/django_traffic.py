@@ -27,6 +27,8 @@ Settings: INSTALLED_APPS=['django_celery_results'], CELERY_RESULT_BACKEND='djang
 serializers, USE_TZ=True, TIME_ZONE='UTC', CONN_MAX_AGE default (0)."""
 import argparse, json, os, subprocess, sys, tempfile, time, uuid
 
+from traffic_tasks import TASK_DEFS
+
 SETTINGS = '''
 import os
 SECRET_KEY = 'bench'
@@ -51,39 +53,7 @@ from celery import Celery
 app = Celery('djtasks')
 app.config_from_object('django.conf:settings', namespace='CELERY')
 
-@app.task
-def add(x, y):
-    return x + y
-
-@app.task(bind=True)
-def progress(self):
-    self.update_state(state='PROGRESS', meta={'done': 1, 'total': 2})
-    time.sleep(0.3)
-    return 'done'
-
-@app.task
-def boom():
-    raise ValueError('boom!')
-
-@app.task
-def slow(d):
-    time.sleep(d)
-    return 'ok'
-
-@app.task(track_started=True)
-def started_add(x, y):
-    return x + y
-
-@app.task(bind=True, max_retries=1)
-def flaky(self):
-    if self.request.retries == 0:
-        raise self.retry(exc=KeyError('try again'), countdown=0.5)
-    return 'retried-ok'
-
-@app.task
-def tsum(xs):
-    return sum(xs)
-
+''' + TASK_DEFS + '''
 @app.task(ignore_result=True)
 def noop():
     return None

@@ -390,62 +390,9 @@ func benchLifecycles(t *testing.T, ctx context.Context, wb, cb, xb backends.Back
 		ids[name] = fmt.Sprintf("bec1d500-0000-4000-8000-%012d", n)
 		return ids[name]
 	}
-	store := func(m *backends.TaskMeta) {
-		t.Helper()
-		if m.Children == nil {
-			m.Children = []string{}
-		}
-		if err := w.StoreResult(ctx, m); err != nil {
-			t.Fatalf("StoreResult %s: %v", m.Status, err)
-		}
-	}
-	wait := func(id string, want backends.State) {
-		t.Helper()
-		st, err := c.WaitFor(ctx, id, 500*time.Millisecond)
-		if err != nil || st != want {
-			t.Fatalf("WaitFor %s = %s, %v; want %s", id, st, err, want)
-		}
-	}
-	end := func() { backends.EndTask(ctx, w) }
-
-	id := newID("roundtrip")
-	store(&backends.TaskMeta{TaskID: id, Status: backends.Success, Result: 5, DateDone: time.Now()})
-	end()
-	wait(id, backends.Success)
-
-	id = newID("progress")
-	store(&backends.TaskMeta{TaskID: id, Status: backends.Progress, Result: pyv.Dict{{Key: "done", Value: 1}, {Key: "total", Value: 2}}})
-	store(&backends.TaskMeta{TaskID: id, Status: backends.Success, Result: "done", DateDone: time.Now()})
-	end()
-	wait(id, backends.Success)
-
-	id = newID("failure")
-	store(&backends.TaskMeta{TaskID: id, Status: backends.Failure, Result: pyv.Exception("builtins", "ValueError", "boom!"),
-		Traceback: "Traceback (most recent call last):\n  File \"tasks.py\", line 1, in boom\nValueError: boom!\n", DateDone: time.Now()})
-	end()
-	wait(id, backends.Failure)
-
-	id = newID("polling")
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		time.Sleep(1200 * time.Millisecond)
-		m := &backends.TaskMeta{TaskID: id, Status: backends.Success, Result: "ok", Children: []string{}, DateDone: time.Now()}
-		if err := w.StoreResult(ctx, m); err != nil {
-			t.Errorf("StoreResult: %v", err)
-		}
-		end()
-	}()
-	wait(id, backends.Success)
-	<-done
-
-	id = newID("forget")
-	store(&backends.TaskMeta{TaskID: id, Status: backends.Success, Result: 2, DateDone: time.Now()})
-	end()
-	wait(id, backends.Success)
-	if err := c.Forget(ctx, id); err != nil {
-		t.Fatal(err)
-	}
+	p := trafficPlayer{t: t, ctx: ctx, w: w, c: c}
+	store, wait, end := p.store, p.wait, p.end
+	p.playSimple(newID, "Traceback (most recent call last):\n  File \"tasks.py\", line 1, in boom\nValueError: boom!\n")
 
 	gid := newID("group")
 	members := []string{newID("member1"), newID("member2"), newID("member3")}
@@ -485,7 +432,7 @@ func benchLifecycles(t *testing.T, ctx context.Context, wb, cb, xb backends.Back
 		t.Fatalf("chord body = %s, %v", st, err)
 	}
 
-	id = newID("started")
+	id := newID("started")
 	store(&backends.TaskMeta{TaskID: id, Status: backends.Started, Result: pyv.Dict{{Key: "pid", Value: 4242}, {Key: "hostname", Value: "djw@bench"}}})
 	store(&backends.TaskMeta{TaskID: id, Status: backends.Success, Result: 5, DateDone: time.Now()})
 	end()

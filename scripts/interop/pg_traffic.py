@@ -19,6 +19,8 @@ The Celery app (module pgtasks) is written to a temp dir: json serializers, the 
 (a queue of the run's own, deleted at the end), result_expires 1 day (the default)."""
 import argparse, json, os, subprocess, sys, tempfile, time, uuid
 
+from traffic_tasks import TASK_DEFS
+
 TASKS = '''
 import os, time
 from celery import Celery
@@ -28,39 +30,7 @@ app.conf.update(task_default_queue=os.environ.get('PG_QUEUE', 'celery'), task_se
                 result_serializer='json', accept_content=['json'], worker_hijack_root_logger=False,
                 result_extended=os.environ.get('PG_EXTENDED') == '1', broker_connection_retry_on_startup=True)
 
-@app.task
-def add(x, y):
-    return x + y
-
-@app.task(bind=True)
-def progress(self):
-    self.update_state(state='PROGRESS', meta={'done': 1, 'total': 2})
-    time.sleep(0.3)
-    return 'done'
-
-@app.task
-def boom():
-    raise ValueError('boom!')
-
-@app.task
-def slow(d):
-    time.sleep(d)
-    return 'ok'
-
-@app.task(track_started=True)
-def started_add(x, y):
-    return x + y
-
-@app.task(bind=True, max_retries=1)
-def flaky(self):
-    if self.request.retries == 0:
-        raise self.retry(exc=KeyError('try again'), countdown=0.5)
-    return 'retried-ok'
-
-@app.task
-def tsum(xs):
-    return sum(xs)
-'''
+''' + TASK_DEFS
 
 LIFECYCLES = ['roundtrip', 'progress', 'failure', 'polling', 'forget', 'group', 'chord', 'started', 'retry']
 EXTENDED_LIFECYCLES = ['extended', 'cleanup']

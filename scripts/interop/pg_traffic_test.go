@@ -496,62 +496,9 @@ func pgBenchLifecycles(t *testing.T, ctx context.Context, wb, cb, xb backends.Ba
 		t.Fatal(err)
 	}
 	defer c.Close()
-	store := func(m *backends.TaskMeta) {
-		t.Helper()
-		if m.Children == nil {
-			m.Children = []string{}
-		}
-		if err := w.StoreResult(ctx, m); err != nil {
-			t.Fatalf("StoreResult %s: %v", m.Status, err)
-		}
-	}
-	wait := func(id string, want backends.State) {
-		t.Helper()
-		st, err := c.WaitFor(ctx, id, 500*time.Millisecond)
-		if err != nil || st != want {
-			t.Fatalf("WaitFor %s = %s, %v; want %s", id, st, err, want)
-		}
-	}
-	end := func() { backends.EndTask(ctx, w) }
-
-	id := v.ids["roundtrip"][0]
-	store(&backends.TaskMeta{TaskID: id, Status: backends.Success, Result: 5, DateDone: time.Now()})
-	end()
-	wait(id, backends.Success)
-
-	id = v.ids["progress"][0]
-	store(&backends.TaskMeta{TaskID: id, Status: backends.Progress, Result: pyv.Dict{{Key: "done", Value: 1}, {Key: "total", Value: 2}}})
-	store(&backends.TaskMeta{TaskID: id, Status: backends.Success, Result: "done", DateDone: time.Now()})
-	end()
-	wait(id, backends.Success)
-
-	id = v.ids["failure"][0]
-	store(&backends.TaskMeta{TaskID: id, Status: backends.Failure, Result: pyv.Exception("builtins", "ValueError", "boom!"),
-		Traceback: v.failureTB, DateDone: time.Now()})
-	end()
-	wait(id, backends.Failure)
-
-	id = v.ids["polling"][0]
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		time.Sleep(1200 * time.Millisecond)
-		m := &backends.TaskMeta{TaskID: id, Status: backends.Success, Result: "ok", Children: []string{}, DateDone: time.Now()}
-		if err := w.StoreResult(ctx, m); err != nil {
-			t.Errorf("StoreResult: %v", err)
-		}
-		end()
-	}()
-	wait(id, backends.Success)
-	<-done
-
-	id = v.ids["forget"][0]
-	store(&backends.TaskMeta{TaskID: id, Status: backends.Success, Result: 2, DateDone: time.Now()})
-	end()
-	wait(id, backends.Success)
-	if err := c.Forget(ctx, id); err != nil {
-		t.Fatal(err)
-	}
+	p := trafficPlayer{t: t, ctx: ctx, w: w, c: c}
+	store, wait, end := p.store, p.wait, p.end
+	p.playSimple(func(name string) string { return v.ids[name][0] }, v.failureTB)
 
 	gid, members := v.ids["group"][0], v.ids["group"][1:]
 	if err := backends.SaveGroup(ctx, c, gid, members); err != nil {
@@ -582,7 +529,7 @@ func pgBenchLifecycles(t *testing.T, ctx context.Context, wb, cb, xb backends.Ba
 		t.Fatalf("chord body = %s, %v", st, err)
 	}
 
-	id = v.ids["started"][0]
+	id := v.ids["started"][0]
 	store(&backends.TaskMeta{TaskID: id, Status: backends.Started, Result: pyv.Dict{{Key: "pid", Value: v.workerPID}, {Key: "hostname", Value: "pgw@bench"}}})
 	store(&backends.TaskMeta{TaskID: id, Status: backends.Success, Result: 5, DateDone: time.Now()})
 	end()
