@@ -236,11 +236,7 @@ func streams(entries []logEntry, user string) [][]string {
 // normRules are the normalisations applied to each statement, in order, after task and group ids
 // (UUIDs) are replaced by <id1>, <id2>, … in the order of their first appearance in a role's
 // streams. They are written at the top of each golden file.
-var normRules = []struct {
-	re   *regexp.Regexp
-	repl string
-	what string
-}{
+var normRules = []rewriteRule{
 	{regexp.MustCompile(`'20[2-9]\d-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d{1,6})?(\+00:00)?'`), "'<date>'",
 		"a date literal, MySQL '2026-12-01 22:06:19.914812' or PostgreSQL '2026-12-01T22:08:10.538885+00:00' (the ::timestamptz cast stays), is '<date>'"},
 	{regexp.MustCompile("([`\"]id[`\"] = |[`\"]id[`\"] IN \\()\\d+"), "${1}<pk>",
@@ -254,19 +250,40 @@ var reUUID = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}
 // normalise applies the id renumbering and normRules to a role's streams.
 func normalise(conns [][]string) [][]string {
 	ids := map[string]string{}
+	return mapStatements(conns, func(s string) string {
+		s = reUUID.ReplaceAllStringFunc(s, func(u string) string {
+			if ids[u] == "" {
+				ids[u] = fmt.Sprintf("<id%d>", len(ids)+1)
+			}
+			return ids[u]
+		})
+		return rewrite(s, normRules)
+	})
+}
+
+// A rewriteRule replaces, in every statement, what a traffic comparison must not see (a
+// date, a port, a temp dir); what says so in the golden's header.
+type rewriteRule struct {
+	re   *regexp.Regexp
+	repl string
+	what string
+}
+
+// rewrite applies rules to s, in order.
+func rewrite(s string, rules []rewriteRule) string {
+	for _, r := range rules {
+		s = r.re.ReplaceAllString(s, r.repl)
+	}
+	return s
+}
+
+// mapStatements returns conns with f applied to each statement, connection by connection
+// and in order.
+func mapStatements(conns [][]string, f func(string) string) [][]string {
 	out := make([][]string, len(conns))
 	for i, c := range conns {
 		for _, s := range c {
-			s = reUUID.ReplaceAllStringFunc(s, func(u string) string {
-				if ids[u] == "" {
-					ids[u] = fmt.Sprintf("<id%d>", len(ids)+1)
-				}
-				return ids[u]
-			})
-			for _, r := range normRules {
-				s = r.re.ReplaceAllString(s, r.repl)
-			}
-			out[i] = append(out[i], s)
+			out[i] = append(out[i], f(s))
 		}
 	}
 	return out

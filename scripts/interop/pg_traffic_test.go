@@ -53,37 +53,21 @@ const (
 
 // pgNormRules are applied to every statement of both sides. Task ids, row ids and pickles are
 // not normalised: bench uses Celery's ids on emptied tables with restarted sequences.
-var pgNormRules = []struct {
-	re   *regexp.Regexp
-	repl string
-	what string
-}{
+var pgNormRules = []rewriteRule{
 	{regexp.MustCompile(`'20[2-9]\d-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(\+00:00)?'`), "'<date>'",
 		"a date literal, '2026-12-01T22:02:14.265046'::timestamp or the cleanup cutoff '…+00:00'::timestamptz, is '<date>' (the cast stays)"},
 	{regexp.MustCompile(`bench-pgtraffic-[0-9a-f]{8}`), "<queue>",
 		"the run's RabbitMQ queue, bench-pgtraffic-<8 hex digits> (in the extended queue column), is <queue>"},
 }
 
+// pgNormalise applies pgNormRules to every statement of conns.
 func pgNormalise(conns [][]string) [][]string {
-	out := make([][]string, len(conns))
-	for i, c := range conns {
-		for _, s := range c {
-			for _, r := range pgNormRules {
-				s = r.re.ReplaceAllString(s, r.repl)
-			}
-			out[i] = append(out[i], s)
-		}
-	}
-	return out
+	return mapStatements(conns, func(s string) string { return rewrite(s, pgNormRules) })
 }
 
 // pgGoldenRules make the golden file the same on every run: applied after pgNormRules, to the
 // golden only (the live comparison already uses Celery's values on both sides).
-var pgGoldenRules = []struct {
-	re   *regexp.Regexp
-	repl string
-	what string
-}{
+var pgGoldenRules = []rewriteRule{
 	{regexp.MustCompile(`(\\x800595)[0-9a-f]{16}(7d94288c0370696494)(?:4b[0-9a-f]{2}|4d[0-9a-f]{4}|4a[0-9a-f]{8})`), "${1}<len>${2}<pid>",
 		"in a STARTED pickle ({'pid': N, 'hostname': …}), the frame length is <len> and the pid's opcode and value <pid>"},
 	{regexp.MustCompile(hex.EncodeToString([]byte("127.0.0.1:")) + `(?:3[0-9])+2f`), hex.EncodeToString([]byte("127.0.0.1:")) + "<port>2f",
@@ -113,22 +97,16 @@ func pgGolden(conns [][]string) [][]string {
 			}
 		}
 	}
-	out := make([][]string, len(conns))
-	for i, c := range conns {
-		for _, s := range c {
-			for u, n := range ids {
-				s = strings.ReplaceAll(s, u, n)
-				s = strings.ReplaceAll(s, hex.EncodeToString([]byte(u)), n)
-			}
-			for _, r := range pgGoldenRules {
-				s = r.re.ReplaceAllString(s, r.repl)
-			}
-			out[i] = append(out[i], s)
+	return mapStatements(conns, func(s string) string {
+		for u, n := range ids {
+			s = strings.ReplaceAll(s, u, n)
+			s = strings.ReplaceAll(s, hex.EncodeToString([]byte(u)), n)
 		}
-	}
-	return out
+		return rewrite(s, pgGoldenRules)
+	})
 }
 
+// pgNormHeader describes pgNormRules and pgGoldenRules, for the golden file.
 func pgNormHeader() string {
 	var b strings.Builder
 	b.WriteString("# Celery 5.2.6 db+postgresql:// (SQLAlchemy 1.4, psycopg2) vs bench, per connection, in the server's log order.\n")
