@@ -121,24 +121,28 @@ func privatePostgres(t *testing.T, tz string) djangoServer {
 	return djangoServer{
 		port: srv.Port,
 		mark: func() int64 { return srv.LogSize(t) },
-		read: func(from int64) []logEntry {
-			// A server process logs its disconnection as it exits, after the client has gone:
-			// wait (up to 5 s) until every connection authorized since the mark has.
-			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-				lines := srv.ReadPostgresLog(t, from)
-				open := map[int]bool{}
-				for _, l := range lines {
-					if l.Level == "LOG" && strings.HasPrefix(l.Text, "connection authorized:") {
-						open[l.PID] = true
-					} else if l.Level == "LOG" && strings.HasPrefix(l.Text, "disconnection:") {
-						delete(open, l.PID)
-					}
-				}
-				if len(open) == 0 || time.Now().After(deadline) {
-					return pgEntries(lines)
-				}
+		read: func(from int64) []logEntry { return settledPostgresLog(t, srv, from) },
+	}
+}
+
+// settledPostgresLog returns srv's log since from as entries (pgEntries). A server process logs
+// its disconnection as it exits, after the client has gone: it waits (up to 5 s) until every
+// connection authorized since from has.
+func settledPostgresLog(t *testing.T, srv *conformance.PostgresServer, from int64) []logEntry {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		lines := srv.ReadPostgresLog(t, from)
+		open := map[int]bool{}
+		for _, l := range lines {
+			if l.Level == "LOG" && strings.HasPrefix(l.Text, "connection authorized:") {
+				open[l.PID] = true
+			} else if l.Level == "LOG" && strings.HasPrefix(l.Text, "disconnection:") {
+				delete(open, l.PID)
 			}
-		},
+		}
+		if len(open) == 0 || time.Now().After(deadline) {
+			return pgEntries(lines)
+		}
 	}
 }
 

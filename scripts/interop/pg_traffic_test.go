@@ -245,24 +245,7 @@ func TestPGTraffic(t *testing.T) {
 	queue := fmt.Sprintf("bench-pgtraffic-%08x", uint32(time.Now().UnixNano()))
 	common := []string{"--port", ps, "--db", pgTrafficDB, "--queue", queue}
 	py(t, dir, 0, append([]string{"pg_traffic.py", "migrate"}, common...)...)
-	read := func(from int64) []logEntry {
-		// A server process logs its disconnection after the client has gone: wait (up to
-		// 5 s) until every connection authorized since the mark has.
-		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			lines := srv.ReadPostgresLog(t, from)
-			open := map[int]bool{}
-			for _, l := range lines {
-				if l.Level == "LOG" && strings.HasPrefix(l.Text, "connection authorized:") {
-					open[l.PID] = true
-				} else if l.Level == "LOG" && strings.HasPrefix(l.Text, "disconnection:") {
-					delete(open, l.PID)
-				}
-			}
-			if len(open) == 0 || time.Now().After(deadline) {
-				return pgEntries(lines)
-			}
-		}
-	}
+	read := func(from int64) []logEntry { return settledPostgresLog(t, srv, from) }
 	saveDir := os.Getenv("BENCH_PG_TRAFFIC_DIR")
 	save := func(name, s string) {
 		if saveDir != "" {
